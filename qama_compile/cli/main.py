@@ -1,0 +1,54 @@
+"""The ``qama`` command line. Subcommands live in ``qama_compile/cli/cmd_*.py`` modules.
+
+Each ``cmd_<name>.py`` module defines ``register(subparsers)`` which adds its parser and
+sets ``func`` (``args -> exit code``). Errors print one line and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import QamaError
+
+EXIT_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qama",
+        description="Compile quantum-annealing multi-head attention (QAMA) problems to Ising hardware "
+        "formats, inspect qubit counts, and solve them on interchangeable backends.",
+        epilog="Run 'qama COMMAND --help' for examples. Documentation: docs/ in the repository.",
+    )
+    parser.add_argument("--version", action="version", version=f"qama-compile {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    package = importlib.import_module(__package__ or "qama_compile.cli")
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if info.name.startswith("cmd_"):
+            importlib.import_module(f"{package.__name__}.{info.name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_ERROR
+    try:
+        return int(args.func(args) or 0)
+    except QamaError as exc:
+        print(f"qama {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"qama {args.command}: interrupted; no partial output was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The QAMA Hamiltonian's ingredients (DESIGN.md section 2), vectorised over leading axes.
+
+* :func:`value_entropy` - local fields ``h_ti`` from the value rows;
+* :func:`js_coupling` - couplings ``J_tij = JS(softmax(q_i) || softmax(k_j))``, base 2;
+* :func:`bit_weights` - the soft-selection weights ``c_r = 2^r / (2^q - 1)``;
+* :func:`normalise` - the optional none / standardise / min-max normalisation.
+
+>>> import numpy as np
+>>> q = np.array([[0.0, 0.0], [5.0, -5.0]])
+>>> J = js_coupling(q, q)
+>>> bool(np.allclose(np.diag(J), 0.0)), bool(J[0, 1] > 0)
+(True, True)
+>>> bit_weights(2).tolist()
+[0.3333333333333333, 0.6666666666666666]
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import InvalidInputError
+
+EPS = 1e-8
+Normalize = Literal["none", "standardise", "minmax"]
+_CHUNK_ELEMENTS = 1 << 23  # elements of the [.., N, N, d] JS workspace per chunk (64 MiB)
+
+
+def softmax(x: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+    z = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    out: NDArray[np.float64] = e / e.sum(axis=axis, keepdims=True)
+    return out
+
+
+def value_entropy(v: NDArray[np.float64], *, eps: float = EPS) -> NDArray[np.float64]:
+    """``h_i = -sum_k p_ik log2 p_ik`` with ``p_i = clamp(v_i / (sum_k v_ik + eps), eps, 1)``.
+
+    ``v`` is ``[..., N, d]``; returns ``[..., N]``.
+    """
+    p = np.clip(v / (v.sum(axis=-1, keepdims=True) + eps), eps, 1.0)
+    out: NDArray[np.float64] = -(p * np.log2(p)).sum(axis=-1)
+    return out
+
+
+def _xlog2x(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    # x log2 x with 0 log 0 = 0; softmax outputs can underflow to exactly 0.
+    out: NDArray[np.float64] = x * np.log2(np.where(x > 0, x, 1.0))
+    return out
+
+
+def js_coupling(q: NDArray[np.float64], k: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``J_ij = JS(softmax(q_i) || softmax(k_j))`` in bits, for all ``i, j``.
+
+    ``q`` and ``k`` are ``[..., N, d]``; returns ``[..., N, N]`` with values in [0, 1].
+    Uses ``JS = H(M) - (H(P) + H(R)) / 2`` with ``M = (P + R) / 2`` and works in chunks of
+    the leading axes so the ``[N, N, d]`` workspace stays bounded.
+    """
+    p = softmax(q)
+    r = softmax(k)
+    lead = p.shape[:-2]
+    n, d = p.shape[-2:]
+    m_tok = r.shape[-2]
+    p2 = p.reshape(-1, n, d)
+    r2 = r.reshape(-1, m_tok, d)
+    hp = -_xlog2x(p2).sum(axis=-1)  # [L, N]
+    hr = -_xlog2x(r2).sum(axis=-1)  # [L, M]
+    out = np.empty((p2.shape[0], n, m_tok))
+    per_item = max(1, n * m_tok * d)
+    step = max(1, _CHUNK_ELEMENTS // per_item)
+    for start in range(0, p2.shape[0], step):  # chunks of (batch, head) pairs, not tokens
+        sl = slice(start, start + step)
+        mix = 0.5 * (p2[sl, :, None, :] + r2[sl, None, :, :])
+        hm = -_xlog2x(mix).sum(axis=-1)
+        out[sl] = hm - 0.5 * (hp[sl, :, None] + hr[sl, None, :])
+    np.clip(out, 0.0, 1.0, out=out)  # rounding can leave -1e-17
+    return out.reshape(lead + (n, m_tok))
+
+
+def bit_weights(bits: int) -> NDArray[np.float64]:
+    """``c_r = 2^r / (2^q - 1)`` for ``r = 0..q-1``, so ``w = sum_r c_r x_r`` spans [0, 1]."""
+    if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 1 <= bits <= 8:
+        raise InvalidInputError(
+            f"bits must be an integer in 1..8, got {bits!r}", fix="use --bits between 1 and 8 (paper default 4)",
+            bits=bits,
+        )
+    out: NDArray[np.float64] = 2.0 ** np.arange(bits) / (2.0**bits - 1.0)
+    return out
+
+
+def normalise(
+    j: NDArray[np.float64], h: NDArray[np.float64], mode: Normalize | None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Normalise the off-diagonal of ``J [..., N, N]`` and ``h [..., N]`` per problem and head.
+
+    ``none`` returns the inputs; ``standardise`` maps to zero mean and unit standard
+    deviation; ``minmax`` maps to [0, 1]. Constant inputs map to 0 (no division by zero).
+    """
+    if mode in (None, "none"):
+        return j, h
+    if mode not in ("standardise", "minmax"):
+        raise InvalidInputError(
+            f"unknown normalisation {mode!r}", fix="use one of: none, standardise, minmax", normalize=mode
+        )
+    n = j.shape[-1]
+    off = ~np.eye(n, dtype=bool)
+    jo = j[..., off]  # [..., N(N-1)]
+    jn = _scale(jo, mode) if jo.shape[-1] else jo
+    j_out = j.copy()
+    j_out[..., off] = jn
+    return j_out, _scale(h, mode)
+
+
+def _scale(x: NDArray[np.float64], mode: str) -> NDArray[np.float64]:
+    if mode == "standardise":
+        centred = x - x.mean(axis=-1, keepdims=True)
+        std = centred.std(axis=-1, keepdims=True)
+        out: NDArray[np.float64] = np.divide(centred, std, out=np.zeros_like(x), where=std > 0)
+        return out
+    lo, hi = x.min(axis=-1, keepdims=True), x.max(axis=-1, keepdims=True)
+    span = hi - lo
+    out = np.divide(x - lo, span, out=np.zeros_like(x), where=span > 0)
+    return out

@@ -1,0 +1,60 @@
+"""The backend registry: names -> ``dimod.Sampler`` factories, extensible by entry points.
+
+Third parties register a backend in their own ``pyproject.toml``::
+
+    [project.entry-points."qama_compile.backends"]
+    mysampler = "my_package.module:MySampler"
+
+>>> "exact" in available_backends()
+True
+>>> get_backend("exact").properties["max_variables"] >= 20
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+import dimod
+
+from .errors import UnknownNameError
+
+ENTRY_POINT_GROUP = "qama_compile.backends"
+
+#: Built-in backends, so a source checkout works without an installed distribution.
+_BUILTIN: dict[str, str] = {
+    "exact": "qama_backends.exact:ExactSampler",
+}
+
+
+def _entry_points() -> dict[str, str]:
+    found = {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {**_BUILTIN, **found}
+
+
+def available_backends() -> list[str]:
+    """Names of all registered backends (built-in and from entry points), sorted."""
+    return sorted(_entry_points())
+
+
+def backend_class(name: str) -> type[dimod.Sampler]:
+    """The sampler class registered under ``name``."""
+    targets = _entry_points()
+    if name not in targets:
+        raise UnknownNameError(
+            f"unknown backend {name!r}; known backends: {', '.join(sorted(targets))}",
+            fix="pick one of the known backends or install the package that provides it",
+            name=name, known=sorted(targets),
+        )
+    module_name, _, attr = targets[name].partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj  # type: ignore[no-any-return]
+
+
+def get_backend(name: str, **options: Any) -> dimod.Sampler:
+    """Instantiate the backend ``name`` (a ``dimod.Sampler``) with constructor ``options``."""
+    return backend_class(name)(**options)
