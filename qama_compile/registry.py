@@ -19,13 +19,19 @@ from typing import Any
 
 import dimod
 
-from .errors import UnknownNameError
+from .errors import BackendError, QamaError, UnknownNameError
 
 ENTRY_POINT_GROUP = "qama_compile.backends"
 
 #: Built-in backends, so a source checkout works without an installed distribution.
 _BUILTIN: dict[str, str] = {
     "exact": "qama_backends.exact:ExactSampler",
+    "cim": "qama_backends.cim:CIMSampler",
+    "sa": "qama_backends.dwave_samplers:SASampler",
+    "tabu": "qama_backends.dwave_samplers:TabuSampler",
+    "steepest": "qama_backends.dwave_samplers:SteepestDescentSampler",
+    "qaoa": "qama_backends.qaoa:QAOASampler",
+    "dwave": "qama_backends.dwave_qpu:DWaveBackend",
 }
 
 
@@ -49,9 +55,17 @@ def backend_class(name: str) -> type[dimod.Sampler]:
             name=name, known=sorted(targets),
         )
     module_name, _, attr = targets[name].partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except QamaError:
+        raise
+    except (ImportError, AttributeError) as exc:
+        raise BackendError(
+            f"backend {name!r} ({targets[name]}) cannot be loaded: {exc}",
+            fix="reinstall qama-compile, or the package providing this backend", backend=name,
+        ) from exc
     return obj  # type: ignore[no-any-return]
 
 
