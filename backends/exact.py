@@ -8,7 +8,7 @@ The variables are split into a low part (enumerated once, ``2^L`` states) and a 
 >>> import dimod
 >>> bqm = dimod.BinaryQuadraticModel({"a": 1.0, "b": -1.0}, {("a", "b"): -2.0}, 0.0, "BINARY")
 >>> ss = ExactSampler().sample(bqm, num_reads=2)
->>> [(dict(s), e) for s, e in ss.data(["sample", "energy"])]
+>>> [({k: int(x) for k, x in s.items()}, float(e)) for s, e in ss.data(["sample", "energy"])]
 [({'a': 1, 'b': 1}, -2.0), ({'a': 0, 'b': 1}, -1.0)]
 """
 
@@ -64,19 +64,23 @@ class ExactSampler(dimod.Sampler):  # type: ignore[misc]
                 fix="the exact backend takes only num_reads",
             )
         if not isinstance(num_reads, (int, np.integer)) or num_reads < 1:
-            raise InvalidInputError(f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1")
+            raise InvalidInputError(
+                f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1"
+            )
         v = bqm.num_variables
         if v > self.max_variables:
             raise ProblemTooLargeError(
                 f"the exact backend enumerates 2^{v} states for {v} variables; its limit is "
                 f"{self.max_variables} variables",
                 fix="use a heuristic backend (cim, sa), a smaller problem, or --bits/tokens that fit",
-                size=v, limit=self.max_variables, unit="variables",
+                size=v,
+                limit=self.max_variables,
+                unit="variables",
             )
         t0 = time.perf_counter()
         order = list(bqm.variables)
         spin = bqm.vartype is dimod.SPIN
-        lin, (r, c, d), offset = bqm.to_numpy_vectors(variable_order=order)
+        lin, (r, c, d), offset = bqm.to_numpy_vectors(variable_order=order)[:3]
         u = np.zeros((v, v))
         lo_idx, hi_idx = np.minimum(r, c), np.maximum(r, c)
         np.add.at(u, (lo_idx, hi_idx), d)
@@ -85,7 +89,9 @@ class ExactSampler(dimod.Sampler):  # type: ignore[misc]
         if spin:
             samples = 2 * samples - 1
         ss = dimod.SampleSet.from_samples(
-            (samples.astype(np.int8), order), vartype=bqm.vartype, energy=energies,
+            (samples.astype(np.int8), order),
+            vartype=bqm.vartype,
+            energy=energies,
             info={"backend": "exact", "wall_time_s": time.perf_counter() - t0, "states_scanned": 2**v},
         )
         return ss

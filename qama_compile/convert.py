@@ -7,7 +7,7 @@ proves it on random inputs.
 >>> from qama_compile.ir import QuadraticIR
 >>> ir = QuadraticIR.from_coo(linear=[1.0, -1.0], rows=[0], cols=[1], data=[2.0], offset=[0.25])
 >>> bqm = ir_to_bqm(ir)
->>> bqm.energy({0: 1, 1: 1})
+>>> float(bqm.energy({0: 1, 1: 1}))
 2.25
 >>> float(bqm_to_ir(bqm).energies([[1, 1]])[0, 0])
 2.25
@@ -47,8 +47,11 @@ def ir_to_bqm(ir: QuadraticIR, index: int = 0, *, vartype: str = "BINARY") -> di
     src = ir.to_spin() if vartype.upper() == "SPIN" else ir.to_binary()
     rows, cols, data = src.coo(index)
     bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
-        src.linear[index], (rows, cols, data), float(src.offset[index]),
-        vartype=vartype.upper(), variable_order=src.label_tuples(),
+        src.linear[index],
+        (rows, cols, data),
+        float(src.offset[index]),
+        vartype=dimod.SPIN if vartype.upper() == "SPIN" else dimod.BINARY,
+        variable_order=src.label_tuples(),
     )
     return bqm
 
@@ -58,8 +61,11 @@ def bqm_to_ir(bqm: dimod.BinaryQuadraticModel, *, labels: list[Any] | None = Non
     order = list(bqm.variables) if labels is None else labels
     if set(order) != set(bqm.variables):
         raise InvalidInputError("labels must list exactly the BQM's variables")
-    lin, (rows, cols, data), offset = bqm.to_numpy_vectors(variable_order=order)
-    if order and all(isinstance(x, tuple) and len(x) == 3 and all(isinstance(y, (int, np.integer)) for y in x) for x in order):
+    lin, (rows, cols, data), offset = bqm.to_numpy_vectors(variable_order=order)[:3]
+    fields: tuple[str, ...]
+    if order and all(
+        isinstance(x, tuple) and len(x) == 3 and all(isinstance(y, (int, np.integer)) for y in x) for x in order
+    ):
         label_arr, fields = np.asarray(order, dtype=np.int64), ("head", "token", "bit")
         order_idx = np.lexsort(label_arr.T[::-1])  # canonical (head, token, bit) order
     elif all(isinstance(x, (int, np.integer)) for x in order):
@@ -72,9 +78,14 @@ def bqm_to_ir(bqm: dimod.BinaryQuadraticModel, *, labels: list[Any] | None = Non
     position[order_idx] = np.arange(len(order))
     vartype: Vartype = "SPIN" if bqm.vartype.name == "SPIN" else "BINARY"
     return QuadraticIR.from_coo(
-        linear=np.asarray(lin)[order_idx], rows=position[np.asarray(rows, dtype=np.int64)],
-        cols=position[np.asarray(cols, dtype=np.int64)], data=np.asarray(data), offset=[offset],
-        vartype=vartype, labels=label_arr[order_idx], label_fields=fields,
+        linear=np.asarray(lin)[order_idx],
+        rows=position[np.asarray(rows, dtype=np.int64)],
+        cols=position[np.asarray(cols, dtype=np.int64)],
+        data=np.asarray(data),
+        offset=np.array([offset], dtype=np.float64),
+        vartype=vartype,
+        labels=label_arr[order_idx],
+        label_fields=fields,
     )
 
 
@@ -94,7 +105,12 @@ def qubo_matrix_to_ir(q: NDArray[np.float64], offset: float = 0.0) -> QuadraticI
         raise InvalidInputError(f"a QUBO matrix must be square, got shape {q.shape}")
     r, c = np.nonzero(q)
     return QuadraticIR.from_coo(
-        linear=np.zeros(q.shape[0]), rows=r, cols=c, data=q[r, c], offset=[offset], vartype="BINARY"
+        linear=np.zeros(q.shape[0]),
+        rows=r,
+        cols=c,
+        data=q[r, c],
+        offset=np.array([offset], dtype=np.float64),
+        vartype="BINARY",
     )
 
 
@@ -136,8 +152,14 @@ def quadratic_program_to_ir(qp: QuadraticProgram) -> QuadraticIR:
     quad = qp.objective.quadratic.coefficients.tocoo()
     labels, fields = _labels_from_names([v.name for v in qp.variables])
     return QuadraticIR.from_coo(
-        linear=lin, rows=quad.row, cols=quad.col, data=sign * quad.data,
-        offset=[sign * qp.objective.constant], vartype="BINARY", labels=labels, label_fields=fields,
+        linear=lin,
+        rows=quad.row,
+        cols=quad.col,
+        data=sign * quad.data,
+        offset=np.array([sign * qp.objective.constant], dtype=np.float64),
+        vartype="BINARY",
+        labels=labels,
+        label_fields=fields,
     )
 
 

@@ -76,17 +76,18 @@ def js_coupling(q: NDArray[np.float64], k: NDArray[np.float64]) -> NDArray[np.fl
         hm = -_xlog2x(mix).sum(axis=-1)
         out[sl] = hm - 0.5 * (hp[sl, :, None] + hr[sl, None, :])
     np.clip(out, 0.0, 1.0, out=out)  # rounding can leave -1e-17
-    return out.reshape(lead + (n, m_tok))
+    return out.reshape((*lead, n, m_tok))
 
 
 def bit_weights(bits: int) -> NDArray[np.float64]:
     """``c_r = 2^r / (2^q - 1)`` for ``r = 0..q-1``, so ``w = sum_r c_r x_r`` spans [0, 1]."""
     if not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 1 <= bits <= 8:
         raise InvalidInputError(
-            f"bits must be an integer in 1..8, got {bits!r}", fix="use --bits between 1 and 8 (paper default 4)",
+            f"bits must be an integer in 1..8, got {bits!r}",
+            fix="use --bits between 1 and 8 (paper default 4)",
             bits=bits,
         )
-    out: NDArray[np.float64] = 2.0 ** np.arange(bits) / (2.0**bits - 1.0)
+    out: NDArray[np.float64] = np.exp2(np.arange(bits, dtype=np.float64)) / (2.0**bits - 1.0)
     return out
 
 

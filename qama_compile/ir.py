@@ -103,14 +103,11 @@ class QuadraticIR:
             raise InvalidInputError("rows and cols must be 1-D of equal length")
         if self.data.shape != (b, self.rows.size):
             raise InvalidInputError(f"data must be [B, E] = ({b}, {self.rows.size}), got {self.data.shape}")
-        if self.rows.size and (
-            self.rows.min() < 0 or self.cols.max() >= v or np.any(self.rows >= self.cols)
-        ):
+        if self.rows.size and (self.rows.min() < 0 or self.cols.max() >= v or np.any(self.rows >= self.cols)):
             raise InvalidInputError("sparse couplings must satisfy 0 <= row < col < V")
         if self.labels.ndim != 2 or self.labels.shape[0] != v or self.labels.shape[1] != len(self.label_fields):
             raise InvalidInputError(
-                f"labels must be [V, {len(self.label_fields)}] for fields {self.label_fields}, "
-                f"got {self.labels.shape}"
+                f"labels must be [V, {len(self.label_fields)}] for fields {self.label_fields}, got {self.labels.shape}"
             )
         for name in ("linear", "offset", "blocks", "data"):
             if not np.all(np.isfinite(getattr(self, name))):
@@ -153,7 +150,7 @@ class QuadraticIR:
         if np.any(diag):
             lin = lin.copy()
             if vartype == "BINARY":
-                np.add.at(lin, (slice(None), r[diag]), d[:, diag])
+                np.add.at(lin.T, r[diag], d[:, diag].T)
             else:
                 off = off + d[:, diag].sum(axis=1)
         r, c, d = r[~diag], c[~diag], d[:, ~diag]
@@ -161,7 +158,7 @@ class QuadraticIR:
         key = lo * v + hi
         uniq, inverse = np.unique(key, return_inverse=True)
         merged = np.zeros((b, uniq.size))
-        np.add.at(merged, (slice(None), inverse), d)
+        np.add.at(merged.T, inverse, d.T)
         if labels is None:
             labels = np.arange(v, dtype=np.int64).reshape(v, 1)
             label_fields = ("index",)
@@ -169,7 +166,7 @@ class QuadraticIR:
             vartype=vartype,
             linear=lin,
             offset=off,
-            blocks=np.zeros((b, 0) + _EMPTY_BLOCKS_SHAPE),
+            blocks=np.zeros((b, 0, *_EMPTY_BLOCKS_SHAPE)),
             rows=uniq // v,
             cols=uniq % v,
             data=merged,
@@ -225,7 +222,7 @@ class QuadraticIR:
         if x.ndim == 1:
             x = x[None, :]
         if x.ndim == 2:
-            x = np.broadcast_to(x, (self.batch_size,) + x.shape)
+            x = np.broadcast_to(x, (self.batch_size, *x.shape))
         if x.ndim != 3 or x.shape[0] != self.batch_size or x.shape[2] != self.num_variables:
             raise InvalidInputError(
                 f"samples must be [S, {self.num_variables}] or [{self.batch_size}, S, {self.num_variables}], "
@@ -256,7 +253,7 @@ class QuadraticIR:
         """All non-zero couplings of problem ``index`` as ``(rows, cols, data)``, ``rows < cols``."""
         parts_r, parts_c, parts_d = [self.rows], [self.cols], [self.data[index]]
         if self.block_count:
-            g, n = self.block_count, self.block_size
+            _g, n = self.block_count, self.block_size
             gi, ii, jj = np.nonzero(self.blocks[index])
             parts_r.append(gi * n + ii)
             parts_c.append(gi * n + jj)
@@ -296,8 +293,15 @@ class QuadraticIR:
         cols = np.concatenate([bcol, self.cols])
         data = np.concatenate([bdata, self.data], axis=1)
         return QuadraticIR.from_coo(
-            linear=self.linear, rows=rows, cols=cols, data=data, offset=self.offset,
-            vartype=self.vartype, labels=self.labels, label_fields=self.label_fields, meta=self.meta,
+            linear=self.linear,
+            rows=rows,
+            cols=cols,
+            data=data,
+            offset=self.offset,
+            vartype=self.vartype,
+            labels=self.labels,
+            label_fields=self.label_fields,
+            meta=self.meta,
         )
 
     # ----------------------------------------------------------------- vartype changes
@@ -323,8 +327,8 @@ class QuadraticIR:
             per_var = blocks.sum(axis=3) + blocks.sum(axis=2)  # [B, G, n]
             touch[:, : g * n] += per_var.reshape(lin.shape[0], g * n)
         if self.rows.size:
-            np.add.at(touch, (slice(None), self.rows), data)
-            np.add.at(touch, (slice(None), self.cols), data)
+            np.add.at(touch.T, self.rows, data.T)
+            np.add.at(touch.T, self.cols, data.T)
         quad_total = blocks.sum(axis=(1, 2, 3)) + data.sum(axis=1)
         if target == "SPIN":
             # Q x_i x_j = Q/4 (s_i s_j + s_i + s_j + 1);  a x = a/2 (s + 1)
@@ -374,6 +378,11 @@ class QuadraticIR:
 
     def nbytes(self) -> int:
         return int(
-            self.linear.nbytes + self.offset.nbytes + self.blocks.nbytes + self.rows.nbytes
-            + self.cols.nbytes + self.data.nbytes + self.labels.nbytes
+            self.linear.nbytes
+            + self.offset.nbytes
+            + self.blocks.nbytes
+            + self.rows.nbytes
+            + self.cols.nbytes
+            + self.data.nbytes
+            + self.labels.nbytes
         )

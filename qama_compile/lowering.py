@@ -37,12 +37,14 @@ def as_array(x: Any, name: str) -> NDArray[np.float64]:
     if arr.dtype == object or arr.dtype.kind in "OSUV":
         raise InvalidInputError(
             f"tensor '{name}' has dtype {arr.dtype}; a numeric array is required",
-            fix="pass a float array", tensor=name,
+            fix="pass a float array",
+            tensor=name,
         )
     if arr.dtype.kind == "c":
         raise InvalidInputError(
             f"tensor '{name}' is complex; attention tensors must be real",
-            fix="pass the real part (np.real) if that is what you mean", tensor=name,
+            fix="pass the real part (np.real) if that is what you mean",
+            tensor=name,
         )
     if arr.dtype.kind == "b":
         arr = arr.astype(np.float64)
@@ -53,7 +55,9 @@ def as_array(x: Any, name: str) -> NDArray[np.float64]:
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InvalidInputError(
             f"tensor '{name}' contains {kind} ({int(bad.sum())} entries, first at index {first})",
-            fix="remove or impute non-finite values before lowering", tensor=name, index=first,
+            fix="remove or impute non-finite values before lowering",
+            tensor=name,
+            index=first,
         )
     return out
 
@@ -67,7 +71,9 @@ def _as_batch(x: NDArray[np.float64], name: str) -> NDArray[np.float64]:
         return x
     raise InvalidInputError(
         f"tensor '{name}' has rank {x.ndim} (shape {x.shape}); expected [N, d], [H, N, d] or [B, H, N, d]",
-        fix="reshape to [batch, heads, tokens, head_dim]", tensor=name, shape=x.shape,
+        fix="reshape to [batch, heads, tokens, head_dim]",
+        tensor=name,
+        shape=x.shape,
     )
 
 
@@ -131,7 +137,8 @@ def lower_attention(
         if size == 0:
             raise InvalidInputError(
                 f"{axis} size is 0 (q shape {qa.shape}, v shape {va.shape}); nothing to lower",
-                fix=f"pass at least one element along {axis}", axis=axis,
+                fix=f"pass at least one element along {axis}",
+                axis=axis,
             )
     need = estimate_lowering_bytes(b, h, n_tok, max(d, va.shape[3]), bits)
     limit = max_bytes if max_bytes is not None else _physical_memory() // 2
@@ -140,15 +147,23 @@ def lower_attention(
             f"lowering B={b}, H={h}, N={n_tok}, bits={bits} needs about {need / 2**30:.2f} GiB, "
             f"over the limit of {limit / 2**30:.2f} GiB",
             fix="lower fewer problems at a time, fewer tokens, or a smaller bit width",
-            size=need, limit=limit, unit="bytes",
+            size=need,
+            limit=limit,
+            unit="bytes",
         )
 
     couplings, fields = normalise(js_coupling(qa, ka), value_entropy(va, eps=eps), normalize)
     attention = softmax(np.einsum("bhid,bhjd->bhij", qa, ka) / np.sqrt(d))
     ir = build_qama_ir(couplings, fields, bits=bits, alpha=alpha, beta=beta, penalty=penalty, c=c)
     return AttentionProblem(
-        ir=ir, couplings=couplings, fields=fields, attention=attention, bits=bits,
-        alpha=float(alpha), beta=float(beta), penalty=float(penalty),
+        ir=ir,
+        couplings=couplings,
+        fields=fields,
+        attention=attention,
+        bits=bits,
+        alpha=float(alpha),
+        beta=float(beta),
+        penalty=float(penalty),
         normalize=normalize or "none",
     )
 
@@ -179,9 +194,9 @@ def build_qama_ir(
     diag_self = (-alpha) * np.einsum("bhii->bhi", couplings)[..., None] * (c * c)  # x^2 = x
     linear = (-beta) * fields[..., None] * c + diag_self  # [B, H, N, q]
     rows, cols, data = head_penalty_couplings(h, n, penalty)
-    labels = np.stack(
-        np.meshgrid(np.arange(h), np.arange(n_tok), np.arange(bits), indexing="ij"), axis=-1
-    ).reshape(-1, 3)
+    labels = np.stack(np.meshgrid(np.arange(h), np.arange(n_tok), np.arange(bits), indexing="ij"), axis=-1).reshape(
+        -1, 3
+    )
     return QuadraticIR(
         vartype="BINARY",
         linear=linear.reshape(b, h * n),

@@ -66,9 +66,15 @@ class AttentionProblem:
         """The sub-batch ``indices``."""
         idx = np.atleast_1d(np.asarray(indices, dtype=np.int64))
         return AttentionProblem(
-            ir=self.ir.select(idx), couplings=self.couplings[idx], fields=self.fields[idx],
-            attention=self.attention[idx], bits=self.bits, alpha=self.alpha, beta=self.beta,
-            penalty=self.penalty, normalize=self.normalize,
+            ir=self.ir.select(idx),
+            couplings=self.couplings[idx],
+            fields=self.fields[idx],
+            attention=self.attention[idx],
+            bits=self.bits,
+            alpha=self.alpha,
+            beta=self.beta,
+            penalty=self.penalty,
+            normalize=self.normalize,
         )
 
     # ------------------------------------------------------------------ energy and decoding
@@ -83,7 +89,7 @@ class AttentionProblem:
         if x.ndim == 1:
             x = x[None]
         if x.ndim == 2:
-            x = np.broadcast_to(x, (b,) + x.shape)
+            x = np.broadcast_to(x, (b, *x.shape))
         if x.ndim != 3 or x.shape[0] != b or x.shape[2] != h * n * q:
             raise InvalidInputError(
                 f"samples must be [S, {h * n * q}] or [{b}, S, {h * n * q}], got {np.shape(samples)}"
@@ -104,7 +110,7 @@ class AttentionProblem:
         """Energies ``[B, S]`` straight from the DESIGN.md formula (independent of the IR)."""
         b, h, n, q = self.shape
         x = np.asarray(samples, dtype=np.float64)
-        x = np.broadcast_to(x if x.ndim == 3 else x[None], (b,) + x.shape[-2:])
+        x = np.broadcast_to(x if x.ndim == 3 else x[None], (b, *x.shape[-2:]))
         w = self.weights(x)  # [B, S, H, N]
         e_j = -self.alpha * np.einsum("bshi,bhij,bshj->bs", w, self.couplings, w)
         e_h = -self.beta * np.einsum("bshi,bhi->bs", w, self.fields)

@@ -52,7 +52,8 @@ def backend_class(name: str) -> type[dimod.Sampler]:
         raise UnknownNameError(
             f"unknown backend {name!r}; known backends: {', '.join(sorted(targets))}",
             fix="pick one of the known backends or install the package that provides it",
-            name=name, known=sorted(targets),
+            name=name,
+            known=sorted(targets),
         )
     module_name, _, attr = targets[name].partition(":")
     try:
@@ -64,7 +65,8 @@ def backend_class(name: str) -> type[dimod.Sampler]:
     except (ImportError, AttributeError) as exc:
         raise BackendError(
             f"backend {name!r} ({targets[name]}) cannot be loaded: {exc}",
-            fix="reinstall qama-compile, or the package providing this backend", backend=name,
+            fix="reinstall qama-compile, or the package providing this backend",
+            backend=name,
         ) from exc
     return obj  # type: ignore[no-any-return]
 

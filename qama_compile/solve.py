@@ -12,6 +12,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 from dataclasses import dataclass, field
@@ -54,14 +55,14 @@ class SolveResult:
 def sample_kwargs(sampler: dimod.Sampler, *, num_reads: int | None, seed: int | None) -> dict[str, Any]:
     """The ``num_reads`` / ``seed`` keywords this sampler accepts (others are dropped)."""
     accepted = set(getattr(sampler, "parameters", {}) or {})
-    try:
+    with contextlib.suppress(TypeError, ValueError):  # builtins have no signature
         accepted |= set(inspect.signature(sampler.sample).parameters)
-    except (TypeError, ValueError):  # pragma: no cover - builtins
-        pass
     out: dict[str, Any] = {}
     if num_reads is not None:
         if not isinstance(num_reads, (int, np.integer)) or isinstance(num_reads, bool) or num_reads < 1:
-            raise InvalidInputError(f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1")
+            raise InvalidInputError(
+                f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1"
+            )
         if "num_reads" in accepted:
             out["num_reads"] = int(num_reads)
     if seed is not None and "seed" in accepted:
@@ -69,8 +70,9 @@ def sample_kwargs(sampler: dimod.Sampler, *, num_reads: int | None, seed: int | 
     return out
 
 
-def checked_samples(ir: QuadraticIR, index: int, bqm: dimod.BinaryQuadraticModel, sampleset: dimod.SampleSet,
-                    *, backend: str) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
+def checked_samples(
+    ir: QuadraticIR, index: int, bqm: dimod.BinaryQuadraticModel, sampleset: dimod.SampleSet, *, backend: str
+) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
     """Binary samples ``[S, V]`` in IR variable order and their recomputed energies.
 
     Raises :class:`BackendError` when an energy the backend reported differs from the
@@ -92,8 +94,8 @@ def checked_samples(ir: QuadraticIR, index: int, bqm: dimod.BinaryQuadraticModel
     if not np.allclose(reported, energies, rtol=0, atol=1e-6 * scale):
         worst = int(np.argmax(np.abs(reported - energies)))
         raise BackendError(
-            f"backend {backend!r} reported energy {reported[worst]!r} for a sample whose energy is "
-            f"{energies[worst]!r}", fix="report this backend bug; its samples cannot be trusted",
+            f"backend {backend!r} reported energy {reported[worst]!r} for a sample whose energy is {energies[worst]!r}",
+            fix="report this backend bug; its samples cannot be trusted",
             backend=backend,
         )
     return binary, energies
@@ -142,6 +144,9 @@ def solve(
     samples = np.stack(best_samples)
     weights = problem.weights(samples[:, None, :])[:, 0]
     return SolveResult(
-        samples=samples, energies=np.asarray(best_energies), weights=weights, samplesets=samplesets,
+        samples=samples,
+        energies=np.asarray(best_energies),
+        weights=weights,
+        samplesets=samplesets,
         info={"backend": name, "num_reads": num_reads, "seed": seed, "wall_time_s": times},
     )
