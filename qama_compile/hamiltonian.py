@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import numpy as np
@@ -25,7 +27,8 @@ from .errors import InvalidInputError
 
 EPS = 1e-8
 Normalize = Literal["none", "standardise", "minmax"]
-_CHUNK_ELEMENTS = 1 << 23  # elements of the [.., N, N, d] JS workspace per chunk (64 MiB)
+_TINY = float(np.finfo(np.float64).tiny)
+_CHUNK_ELEMENTS = 1 << 22  # elements of the [.., N, N, d] JS workspace per chunk (64 MiB)
 
 
 def softmax(x: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
@@ -45,9 +48,15 @@ def value_entropy(v: NDArray[np.float64], *, eps: float = EPS) -> NDArray[np.flo
     return out
 
 
-def _xlog2x(x: NDArray[np.float64]) -> NDArray[np.float64]:
-    # x log2 x with 0 log 0 = 0; softmax outputs can underflow to exactly 0.
-    out: NDArray[np.float64] = x * np.log2(np.where(x > 0, x, 1.0))
+def _entropy_bits(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``-sum_k x_k log2 x_k`` over the last axis, with ``0 log 0 = 0``.
+
+    Softmax outputs can underflow to exactly 0: the log's argument is floored at the
+    smallest normal float, so those terms are ``0 * finite = 0`` and all others are exact.
+    """
+    logs = np.maximum(x, _TINY)
+    np.log2(logs, out=logs)  # numpy's SIMD log2, about 3x faster than scipy.special.xlogy
+    out: NDArray[np.float64] = -np.einsum("...k,...k->...", x, logs)
     return out
 
 
@@ -65,16 +74,24 @@ def js_coupling(q: NDArray[np.float64], k: NDArray[np.float64]) -> NDArray[np.fl
     m_tok = r.shape[-2]
     p2 = p.reshape(-1, n, d)
     r2 = r.reshape(-1, m_tok, d)
-    hp = -_xlog2x(p2).sum(axis=-1)  # [L, N]
-    hr = -_xlog2x(r2).sum(axis=-1)  # [L, M]
+    hp = _entropy_bits(p2)  # [L, N]
+    hr = _entropy_bits(r2)  # [L, M]
     out = np.empty((p2.shape[0], n, m_tok))
-    per_item = max(1, n * m_tok * d)
-    step = max(1, _CHUNK_ELEMENTS // per_item)
-    for start in range(0, p2.shape[0], step):  # chunks of (batch, head) pairs, not tokens
+    step = max(1, _CHUNK_ELEMENTS // max(1, n * m_tok * d))
+
+    def chunk(start: int) -> None:  # one chunk of (batch, head) pairs; numpy releases the GIL
         sl = slice(start, start + step)
-        mix = 0.5 * (p2[sl, :, None, :] + r2[sl, None, :, :])
-        hm = -_xlog2x(mix).sum(axis=-1)
+        mix = p2[sl, :, None, :] + r2[sl, None, :, :]
+        mix *= 0.5
+        hm = _entropy_bits(mix)
         out[sl] = hm - 0.5 * (hp[sl, :, None] + hr[sl, None, :])
+
+    starts = range(0, p2.shape[0], step)
+    if len(starts) > 1:
+        with ThreadPoolExecutor(max_workers=min(len(starts), os.cpu_count() or 1, 8)) as pool:
+            list(pool.map(chunk, starts))
+    else:
+        chunk(0)
     np.clip(out, 0.0, 1.0, out=out)  # rounding can leave -1e-17
     return out.reshape((*lead, n, m_tok))
 

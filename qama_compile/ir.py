@@ -43,6 +43,15 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 _EMPTY_BLOCKS_SHAPE = (0, 0)
+_ARRAY_FIELDS: tuple[tuple[str, type[np.generic]], ...] = (
+    ("linear", np.float64),
+    ("offset", np.float64),
+    ("blocks", np.float64),
+    ("rows", np.int64),
+    ("cols", np.int64),
+    ("data", np.float64),
+    ("labels", np.int64),
+)
 
 
 def _frozen(array: ArrayLike, dtype: Any) -> NDArray[Any]:
@@ -72,15 +81,7 @@ class QuadraticIR:
 
     # ----------------------------------------------------------------- construction
     def __post_init__(self) -> None:
-        for name, dtype in (
-            ("linear", np.float64),
-            ("offset", np.float64),
-            ("blocks", np.float64),
-            ("rows", np.int64),
-            ("cols", np.int64),
-            ("data", np.float64),
-            ("labels", np.int64),
-        ):
+        for name, dtype in _ARRAY_FIELDS:
             value = getattr(self, name)
             if not (isinstance(value, np.ndarray) and value.dtype == dtype and not value.flags.writeable):
                 object.__setattr__(self, name, _frozen(value, dtype))
@@ -116,6 +117,25 @@ class QuadraticIR:
                     fix="check the inputs and the normalisation options",
                     tensor=name,
                 )
+
+    @classmethod
+    def _owned(cls, **fields: Any) -> QuadraticIR:
+        """Build from arrays this module just computed and owns: no copies, no O(size) checks.
+
+        Internal fast path for lowering, vartype changes and sub-batches; public
+        construction goes through ``__init__`` and is fully validated.
+        """
+        obj = cls.__new__(cls)
+        fields.setdefault("label_fields", ("index",))
+        fields["meta"] = dict(fields.get("meta") or {})
+        for name, dtype in _ARRAY_FIELDS:
+            value = np.asarray(fields[name], dtype=dtype)
+            if value.flags.writeable:  # callers pass fresh arrays (or views of them) only
+                value.setflags(write=False)
+            fields[name] = value
+        for name, value in fields.items():
+            object.__setattr__(obj, name, value)
+        return obj
 
     @classmethod
     def from_coo(
@@ -267,7 +287,7 @@ class QuadraticIR:
         idx = np.atleast_1d(np.asarray(indices, dtype=np.int64))
         if idx.size and (idx.min() < -self.batch_size or idx.max() >= self.batch_size):
             raise InvalidInputError(f"batch index out of range for batch of {self.batch_size}")
-        return QuadraticIR(
+        return QuadraticIR._owned(
             vartype=self.vartype,
             linear=self.linear[idx],
             offset=self.offset[idx],
@@ -340,7 +360,7 @@ class QuadraticIR:
             new_lin = 2 * lin - 2 * touch
             new_off = off - lin.sum(axis=1) + quad_total
             scale = 4.0
-        return QuadraticIR(
+        return QuadraticIR._owned(
             vartype=target,
             linear=new_lin,
             offset=new_off,

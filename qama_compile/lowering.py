@@ -186,18 +186,24 @@ def build_qama_ir(
     b, h, n_tok, _ = couplings.shape
     n = n_tok * bits
     cc = np.outer(c, c)  # [q, q]
-    # M[(i,r),(j,s)] = -alpha J_ij c_r c_s; the QUBO keeps M + M^T above the diagonal.
-    sym = couplings + np.swapaxes(couplings, -1, -2)
-    full = (-alpha) * (sym[:, :, :, None, :, None] * cc[None, None, None, :, None, :])
-    full = full.reshape(b, h, n, n)
-    blocks = np.triu(full, k=1)
+    # M[(i,r),(j,s)] = -alpha J_ij c_r c_s; the QUBO keeps M + M^T strictly above the diagonal:
+    # token pairs i < j get -alpha (J_ij + J_ji) c_r c_s, and bit pairs r < s of one token get
+    # -alpha 2 J_ii c_r c_s. Built in one pass over the [B, H, Nq, Nq] blocks.
+    sym_upper = np.triu(couplings + np.swapaxes(couplings, -1, -2), k=1)
+    blocks6 = np.multiply(
+        sym_upper[:, :, :, None, :, None], (-alpha) * cc[None, None, None, :, None, :]
+    )  # [B, H, N, q, N, q]
+    tok = np.arange(n_tok)
+    self_pairs = (-2.0 * alpha) * np.einsum("bhii->ibh", couplings)[..., None, None] * np.triu(cc, k=1)
+    blocks6[:, :, tok, :, tok, :] = self_pairs  # advanced indices first: [N, B, H, q, q]
+    blocks = blocks6.reshape(b, h, n, n)
     diag_self = (-alpha) * np.einsum("bhii->bhi", couplings)[..., None] * (c * c)  # x^2 = x
     linear = (-beta) * fields[..., None] * c + diag_self  # [B, H, N, q]
     rows, cols, data = head_penalty_couplings(h, n, penalty)
     labels = np.stack(np.meshgrid(np.arange(h), np.arange(n_tok), np.arange(bits), indexing="ij"), axis=-1).reshape(
         -1, 3
     )
-    return QuadraticIR(
+    return QuadraticIR._owned(
         vartype="BINARY",
         linear=linear.reshape(b, h * n),
         offset=np.zeros(b),

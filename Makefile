@@ -1,0 +1,45 @@
+# qama-compile: `make demo` and `make test` work on a fresh machine with only Python 3.11.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+# The CPU build of PyTorch (optional extra). Set TORCH_SPEC= to skip it.
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_FLAGS ?= -q
+
+.PHONY: all demo test test-fast lint typecheck bench bench-quick clean
+
+all: test
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@if [ -n "$(TORCH_SPEC)" ]; then $(PIP) install --quiet "$(TORCH_SPEC)" || echo "warning: '$(TORCH_SPEC)' did not install; the torch tests will be skipped" >&2; fi
+	$(PIP) install --quiet -e '.[dev,dask]'
+	@if $(BIN)/python -c "import torch" 2>/dev/null; then $(PIP) install --quiet -e '.[torch,dev,dask]'; fi
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/qama demo --out demo-output
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest tests qama_compile backends $(PYTEST_FLAGS)
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m pytest tests qama_compile backends -m "not slow" $(PYTEST_FLAGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy qama_compile backends
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_lower.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis demo-output build *.egg-info
