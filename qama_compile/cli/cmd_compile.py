@@ -1,0 +1,96 @@
+"""``qama compile``: lower attention tensors and write the problem in a hardware file format.
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="qama")
+>>> register(parser.add_subparsers())
+>>> args = parser.parse_args(["compile", "example", "--bits", "2", "-o", "p.json"])
+>>> args.input, args.bits, args.output, args.format
+('example', 2, 'p.json', None)
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError
+from .common import add_input_arguments, io_error, lazy_module, load_input
+
+EXAMPLES = """\
+examples:
+  qama compile --random 1,2,4,8 --seed 0 --bits 2 -o problem.json      # dimod BQM JSON
+  qama compile qkv.npz --bits 4 --format coo -o problem.coo            # 'i j bias' text
+  qama compile example --heads 2 --tokens 1:7 --bits 2 -o minilm.npz   # real MiniLM tensors
+  qama compile --random 3,2,4,8 --format mtx -o p.mtx                  # writes p_b0.mtx p_b1.mtx p_b2.mtx
+  qama compile --random 3,2,4,8 --format lp --index 1 -o p1.lp         # one problem of the batch
+  qama compile example --target advantage -o physical.json             # compile for a hardware target
+
+formats: bqm-json (.json), npz (.npz, whole batch), coo (.coo/.txt), mtx (.mtx), lp (.lp).
+Single-problem formats write one file per problem (<stem>_b<i>) unless --index is given.
+Variables per problem: H*N*q; couplers: H*(Nq)(Nq-1)/2 dense + H(H-1)/2*N*q head penalty.
+"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "compile",
+        help="lower Q/K/V to the QAMA QUBO and write it (bqm-json, npz, coo, mtx, lp)",
+        description="Lower attention tensors to the QAMA Hamiltonian (DESIGN.md section 2) and write "
+        "the problem as a versioned file: dimod BQM JSON, numpy npz, COO text, Matrix Market or LP. "
+        "With --target, compile for that hardware target first and export the physical problem.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_input_arguments(parser)
+    out = parser.add_argument_group("output")
+    out.add_argument("-o", "--output", required=True, metavar="OUT", help="output file; its suffix picks the format")
+    out.add_argument(
+        "--format",
+        default=None,
+        metavar="F",
+        help="bqm-json, npz, coo, mtx or lp (default: from the suffix of OUT); with --target, the "
+        "target export formats: bqm-json, ising-npz, ising-txt, qasm3, lp, pauli-json",
+    )
+    out.add_argument("--index", type=int, default=None, metavar="I", help="write only problem I of the batch")
+    out.add_argument(
+        "--target",
+        default=None,
+        metavar="T",
+        help="compile for hardware target T (qama_compile.compiler) and export the physical problem",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..formats import format_for_path, save
+
+    fmt = format_for_path(args.output, args.format) if args.target is None else args.format
+    problem = load_input(args)
+    b, h, n, q = problem.shape
+    if args.index is not None:
+        if not -b <= args.index < b:
+            raise InvalidInputError(
+                f"--index {args.index} is out of range for a batch of {b}", fix=f"pass --index in 0..{b - 1}"
+            )
+        problem = problem.select([args.index % b])
+    try:
+        if args.target is not None:
+            compiler = lazy_module("compiler", feature="--target")
+            options = {} if args.seed is None else {"seed": args.seed}
+            compiled = compiler.compile(problem, target=args.target, **options)
+            written: Any = compiled.export(args.output, format=args.format)
+            paths = written if isinstance(written, list) else [Path(written if written is not None else args.output)]
+        else:
+            result = save(problem, args.output, format=fmt)
+            paths = result if isinstance(result, list) else [result]
+    except OSError as exc:
+        raise io_error(exc, args.output, "write") from exc
+    where = f" for target {args.target}" if args.target else ""
+    print(
+        f"compiled {problem.batch_size} problem(s){where}: H*N*q = {h}*{n}*{q} = {h * n * q} variables each, "
+        f"{h} dense head blocks of {n * q}, head penalty {h * (h - 1) // 2 * n * q} couplers"
+    )
+    for p in paths:
+        print(f"wrote {p}" + (f" ({fmt})" if fmt else ""))
+    return 0

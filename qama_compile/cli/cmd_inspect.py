@@ -1,0 +1,115 @@
+"""``qama inspect``: variable and coupler counts, density, dynamic range and memory.
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="qama")
+>>> register(parser.add_subparsers())
+>>> args = parser.parse_args(["inspect", "--random", "1,2,4,8", "--target", "a", "--target", "b", "--json"])
+>>> args.target, args.json
+(['a', 'b'], True)
+>>> parse_sweep("tokens=8,16,32")
+('tokens', [8, 16, 32])
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..errors import InvalidInputError
+from ..inspect import SUMMARY_NOTES, problem_summary
+from ..report import dumps_json, format_kv, format_table
+from .common import add_input_arguments, lazy_module, load_input
+
+EXAMPLES = """\
+examples:
+  qama inspect --random 1,2,4,8 --seed 0 --bits 4      # the summary table
+  qama inspect qkv.npz --bits 2 --json                 # the same as JSON
+  qama inspect example --heads 12 --bits 4             # a real MiniLM layer, all 12 heads
+  qama inspect example --target advantage --target cim-550      # per-target qubits and fit
+  qama inspect example --sweep tokens=8,16,32,64 --plot sweep.png   # how counts grow with N
+
+Counts (per problem): variables = H*N*q; couplers per head = (Nq)(Nq-1)/2 (dense);
+head penalty = H(H-1)/2*N*q; density = couplers / (V(V-1)/2). h and J ranges are of the
+Ising form that annealers are programmed with. Softmax attention memory = B*H*N*N*8 bytes.
+"""
+
+
+def parse_sweep(text: str) -> tuple[str, list[int]]:
+    """``'tokens=8,16'`` -> ``('tokens', [8, 16])``."""
+    name, sep, values = text.partition("=")
+    try:
+        parsed = [int(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        parsed = []
+    if not sep or not name.strip() or not parsed:
+        raise InvalidInputError(f"--sweep {text!r} is not PARAM=V1,V2,...", fix="pass e.g. --sweep tokens=8,16,32")
+    return name.strip(), parsed
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "inspect",
+        help="print variables (H*N*q), couplers, density, dynamic range and memory of a problem",
+        description="Lower the input and print its size before you buy machine time: variables H*N*q, "
+        "dense couplers per head, head-penalty couplers, density, non-zero couplers, the dynamic "
+        "range of the Ising h and J, and memory beside softmax attention's N^2. With --target, "
+        "also the physical qubits and fit per hardware target; with --sweep, how counts scale.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_input_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=None,
+        metavar="T",
+        help="also inspect hardware target T (repeatable; qama_compile.target_inspect)",
+    )
+    parser.add_argument(
+        "--sweep",
+        default=None,
+        metavar="PARAM=V1,V2",
+        help="sweep tokens, heads or bits, e.g. tokens=8,16,32 (qama_compile.target_inspect)",
+    )
+    parser.add_argument("--plot", default=None, metavar="PNG", help="with --sweep: also write the sweep plot here")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    sweep_spec = parse_sweep(args.sweep) if args.sweep is not None else None
+    if args.plot is not None and sweep_spec is None:
+        raise InvalidInputError("--plot needs --sweep", fix="add e.g. --sweep tokens=8,16,32")
+    problem = load_input(args)
+    summary = problem_summary(problem)
+    out: dict[str, Any] = {"summary": summary}
+    if args.target or sweep_spec:
+        ti = lazy_module("target_inspect", feature="--target/--sweep")
+        if args.target:
+            out["targets"] = ti.inspect_targets(problem, list(args.target))
+        if sweep_spec:
+            options: dict[str, Any] = {"targets": list(args.target or [])}
+            if args.target:  # physical qubits measured on the first target
+                options["target"] = args.target[0]
+            if args.plot is not None:
+                options["plot"] = args.plot
+            out["sweep"] = ti.sweep(problem, sweep_spec[0], sweep_spec[1], **options)
+    if args.json:
+        print(dumps_json(out))
+        return 0
+    b, h, n, q = problem.shape
+    print(
+        f"QAMA problem: B={b} H={h} N={n} q={q} (alpha={problem.alpha:g}, beta={problem.beta:g}, "
+        f"penalty={problem.penalty:g}, normalize={problem.normalize})"
+    )
+    shown = {k: v for k, v in summary.items() if k in SUMMARY_NOTES}
+    print(format_kv(shown, notes=SUMMARY_NOTES))
+    if "targets" in out:
+        print()
+        print(format_table(out["targets"]))
+    if "sweep" in out:
+        print()
+        print(format_table(out["sweep"]))
+        if args.plot is not None:
+            print(f"wrote {args.plot}")
+    return 0
