@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from .compiler import CompiledProblem, compile
 from .errors import (
     BackendError,
     CompilationError,
@@ -25,6 +26,7 @@ from .lowering import lower_attention
 from .problem import AttentionProblem
 from .registry import available_backends, get_backend
 from .solve import SolveResult, solve
+from .targets import Target, available_targets, get_target
 
 __version__ = "0.1.0"
 
@@ -32,6 +34,7 @@ __all__ = [
     "AttentionProblem",
     "BackendError",
     "CompilationError",
+    "CompiledProblem",
     "FileFormatError",
     "InvalidInputError",
     "MissingDependencyError",
@@ -39,10 +42,14 @@ __all__ = [
     "QamaError",
     "QuadraticIR",
     "SolveResult",
+    "Target",
     "UnknownNameError",
     "__version__",
     "available_backends",
+    "available_targets",
+    "compile",
     "get_backend",
+    "get_target",
     "lower_attention",
     "solve",
 ]

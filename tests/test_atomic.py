@@ -43,3 +43,12 @@ def test_killed_process_never_leaves_partial_file(tmp_path: Path) -> None:
 def test_bad_mode(tmp_path: Path) -> None:
     with pytest.raises(ValueError), atomic_write(tmp_path / "x", "a"):
         pass
+
+
+def test_written_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "perm.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "perm.txt").stat().st_mode & 0o777 == 0o644

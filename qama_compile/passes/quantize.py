@@ -1,0 +1,211 @@
+"""Scale an Ising IR into the target's ``h`` and ``J`` ranges and round to its DAC grid.
+
+Per problem ``b`` one scale ``s_b > 0`` multiplies every coefficient (and the offset), chosen
+as large as the ranges allow (like D-Wave's ``auto_scale``); the extended ``J`` range is used
+when it gives a larger scale (``use_extended="auto"``). With ``bits`` (the target's
+``coupling_bits`` unless overridden) each coefficient is rounded to the grid
+``step * k`` with ``step = max(|lo|, |hi|) / (2**(bits-1) - 1)`` and ``k`` an integer inside
+the range: ``"nearest"`` or ``"stochastic"`` (unbiased, seeded) rounding. Analog targets
+(``bits=None``) are only scaled.
+
+Reported (``context.report(lost=...)`` and ``context.properties["quantization"]``), in the
+units of the input problem: the max and RMS coefficient error, the energy error bound
+``sum |dh| + sum |dJ|`` (spins are +-1, so no assignment's energy moves by more), and for
+problems of at most ``max_exact`` variables whether the quantized ground state is still an
+original ground state (solved with ``qama_backends.exact.ExactSampler``).
+
+Samples are unchanged by scaling, so the pass adds no decoder (only ``VartypeChange`` if it
+converted a BINARY input to SPIN).
+
+>>> import numpy as np
+>>> from qama_compile.ir import QuadraticIR
+>>> from qama_compile.targets import get_target
+>>> from qama_compile.passes.base import PassManager
+>>> ir = QuadraticIR.from_coo(linear=[0.3, -2.0], rows=[0], cols=[1], data=[0.7], vartype="SPIN")
+>>> out, ctx = PassManager([QuantizePass()]).run(ir, target=get_target("cim-550"))
+>>> (out.linear * 127).round(6).tolist(), ctx.records[0].lost["ground_state_preserved"]
+([[19.0, -127.0]], [True])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import InvalidInputError
+from ..ir import QuadraticIR
+from .base import Pass, PassContext, VartypeChange
+
+if TYPE_CHECKING:
+    from ..targets import Target
+
+Rounding = Literal["nearest", "stochastic"]
+
+
+def grid_step(bounds: tuple[float, float], bits: int) -> float:
+    """Grid step of a signed ``bits``-bit DAC over ``bounds`` (symmetric levels around 0).
+
+    >>> grid_step((-1.0, 1.0), 8) * 127
+    1.0
+    """
+    return max(abs(bounds[0]), abs(bounds[1])) / (2 ** (int(bits) - 1) - 1)
+
+
+def _round_to_grid(
+    x: NDArray[np.float64], step: float, bounds: tuple[float, float], rounding: Rounding, rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    y = x / step
+    if rounding == "nearest":
+        k = np.rint(y)
+    else:
+        lo = np.floor(y)
+        k = lo + (rng.random(y.shape) < (y - lo))
+    k = np.clip(k, np.ceil(bounds[0] / step - 1e-9), np.floor(bounds[1] / step + 1e-9))
+    return k * step
+
+
+def _side_scale(values_max: NDArray[np.float64], values_min: NDArray[np.float64], bounds: tuple[float, float]) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        up = np.where(values_max > 0, bounds[1] / np.where(values_max > 0, values_max, 1.0), np.inf)
+        down = np.where(values_min < 0, bounds[0] / np.where(values_min < 0, values_min, -1.0), np.inf)
+    return np.minimum(up, down)
+
+
+def _quad_extrema(ir: QuadraticIR) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    b = ir.batch_size
+    parts_max, parts_min = [np.zeros(b)], [np.zeros(b)]
+    if ir.block_count:
+        parts_max.append(ir.blocks.reshape(b, -1).max(axis=1))
+        parts_min.append(ir.blocks.reshape(b, -1).min(axis=1))
+    if ir.rows.size:
+        parts_max.append(ir.data.max(axis=1, initial=0.0))
+        parts_min.append(ir.data.min(axis=1, initial=0.0))
+    return np.max(parts_max, axis=0), np.min(parts_min, axis=0)
+
+
+def scale_factors(
+    ir: QuadraticIR, target: Target, *, use_extended: bool | Literal["auto"] = "auto",
+) -> tuple[NDArray[np.float64], bool]:
+    """Per-problem scale into the target ranges, and whether the extended ``J`` range was used."""
+    hs = _side_scale(ir.linear.max(axis=1, initial=0.0), ir.linear.min(axis=1, initial=0.0), target.h_range)
+    qmax, qmin = _quad_extrema(ir)
+    plain = np.minimum(hs, _side_scale(qmax, qmin, target.j_range))
+    if target.extended_j_range is None or use_extended is False:
+        chosen, extended = plain, False
+    else:
+        ext = np.minimum(hs, _side_scale(qmax, qmin, target.extended_j_range))
+        extended = bool(use_extended is True or np.any(ext > plain * (1 + 1e-12)))
+        chosen = ext if extended else plain
+    chosen = np.where(np.isfinite(chosen), chosen, 1.0)  # an all-zero problem
+    return chosen, extended
+
+
+def _ground_state_check(original: QuadraticIR, quantized: QuadraticIR) -> list[bool]:
+    from qama_backends.exact import ExactSampler
+
+    from ..convert import ir_to_bqm
+
+    sampler = ExactSampler(max_variables=max(20, original.num_variables))
+    out = []
+    for b in range(original.batch_size):  # one exact solve per problem
+        spins = []
+        for ir in (original, quantized):
+            ss = sampler.sample(ir_to_bqm(ir, b, vartype="SPIN"), num_reads=1)
+            order = list(ss.variables)
+            labels = ir.label_tuples()
+            col = {v: i for i, v in enumerate(order)}
+            spins.append(np.asarray(ss.record.sample)[0, [col[v] for v in labels]])
+        e = original.select([b]).energies(np.stack(spins))[0]
+        tol = 1e-9 * (1.0 + abs(e[0]))
+        out.append(bool(e[1] <= e[0] + tol))
+    return out
+
+
+@dataclass(frozen=True)
+class QuantizePass(Pass):
+    """Scale into the target's ranges and round to its bit width. ``None`` options come from the context.
+
+    Args:
+        rounding: ``"nearest"`` or ``"stochastic"`` (context option ``quantize``).
+        bits: DAC bits (default: ``target.coupling_bits``; ``None`` there = analog, scale only).
+        use_extended: ``"auto"``, ``True`` or ``False`` for the extended ``J`` range.
+        seed: for stochastic rounding.
+        max_exact: check the ground state exactly up to this many variables.
+    """
+
+    name: ClassVar[str] = "quantize"
+    rounding: Rounding | None = None
+    bits: int | None = None
+    use_extended: bool | Literal["auto"] = "auto"
+    seed: int | None = None
+    max_exact: int = 20
+
+    def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
+        target = context.target
+        if target is None or target.kind in ("gate", "simulator"):
+            why = "no target" if target is None else f"{target.kind} target: coefficients are continuous angles"
+            context.report(details={"skipped": why})
+            return ir
+        rounding = self.rounding or context.option("quantize", "nearest")
+        if rounding not in ("nearest", "stochastic"):
+            raise InvalidInputError(f"rounding must be 'nearest' or 'stochastic', got {rounding!r}")
+        bits = self.bits if self.bits is not None else context.option("bits", target.coupling_bits)
+        seed = self.seed if self.seed is not None else context.option("seed", None)
+        spin = ir.to_spin()
+        if ir.vartype != "SPIN":
+            context.decoders.append(VartypeChange(source=ir.vartype, target="SPIN"))
+        scale, extended = scale_factors(spin, target, use_extended=self.use_extended)
+        jb = target.j_bounds(extended=extended)
+        s3, s4 = scale[:, None], scale[:, None, None, None]
+        lin, blocks, data = spin.linear * s3, spin.blocks * s4, spin.data * s3
+        if bits is not None:
+            rng = np.random.default_rng(seed)
+            hstep, jstep = grid_step(target.h_range, bits), grid_step(jb, bits)
+            lin = _round_to_grid(lin, hstep, target.h_range, rounding, rng)
+            blocks = _round_to_grid(blocks, jstep, jb, rounding, rng)
+            if spin.block_count:
+                blocks = np.triu(blocks, k=1)
+            data = _round_to_grid(data, jstep, jb, rounding, rng)
+        else:
+            lin = np.clip(lin, *target.h_range)
+            blocks, data = np.clip(blocks, *jb), np.clip(data, *jb)
+        out = QuadraticIR(
+            vartype="SPIN", linear=lin, offset=spin.offset * scale, blocks=blocks, rows=spin.rows, cols=spin.cols,
+            data=data, labels=spin.labels, label_fields=spin.label_fields,
+            meta={**spin.meta, "scale": scale.tolist(), **(
+                {"quantization_steps": {"h_step": grid_step(target.h_range, bits), "j_step": grid_step(jb, bits)}}
+                if bits is not None else {})},
+        )
+        # errors in the input's units
+        b = spin.batch_size
+        err_parts = [lin / s3 - spin.linear, (data / s3 - spin.data)]
+        if spin.block_count:
+            iu, ju = np.triu_indices(spin.block_size, k=1)
+            err_parts.append((blocks / s4 - spin.blocks)[:, :, iu, ju].reshape(b, -1))
+        err = np.concatenate([p.reshape(b, -1) for p in err_parts], axis=1)
+        abs_err = np.abs(err)
+        bound = abs_err.sum(axis=1)
+        gs: list[bool] | str
+        if spin.num_variables <= self.max_exact:
+            gs = _ground_state_check(spin, out)
+        else:
+            gs = f"not checked ({spin.num_variables} variables > {self.max_exact})"
+        facts: dict[str, Any] = {
+            "bits": bits, "rounding": rounding if bits is not None else "none (analog)",
+            "levels": None if bits is None else 2 ** int(bits) - 1,
+            "scale": scale.tolist(), "extended_j_range_used": extended, "j_bounds": list(jb),
+            "h_step": None if bits is None else grid_step(target.h_range, bits),
+            "j_step": None if bits is None else grid_step(jb, bits),
+        }
+        lost = {
+            "max_coefficient_error": float(abs_err.max(initial=0.0)),
+            "rms_coefficient_error": float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
+            "energy_error_bound": bound.tolist(),
+            "ground_state_preserved": gs,
+        }
+        context.properties["quantization"] = {**facts, **lost}
+        context.report(lost=lost, details=facts)
+        return out

@@ -1,0 +1,103 @@
+"""Quantization: coefficients on the target grid inside the ranges; honest error reports."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from qama_compile import lower_attention
+from qama_compile.ir import QuadraticIR
+from qama_compile.passes.base import PassManager
+from qama_compile.passes.quantize import QuantizePass, grid_step, scale_factors
+from qama_compile.targets import Target, get_target
+
+CIM = get_target("cim-550")
+ADV = get_target("dwave-advantage")
+
+
+def _spin_ir(rng: np.random.Generator, v: int, batch: int = 2, scale: float = 1.0) -> QuadraticIR:
+    iu, ju = np.triu_indices(v, k=1)
+    return QuadraticIR.from_coo(linear=scale * rng.normal(size=(batch, v)), rows=iu, cols=ju,
+                                data=scale * rng.normal(size=(batch, iu.size)), vartype="SPIN")
+
+
+def _on_grid(values: np.ndarray, step: float, bounds: tuple[float, float]) -> None:
+    k = values / step
+    np.testing.assert_allclose(k, np.rint(k), atol=1e-9)
+    assert values.min(initial=0) >= bounds[0] - 1e-12 and values.max(initial=0) <= bounds[1] + 1e-12
+
+
+@given(v=st.integers(2, 9), seed=st.integers(0, 2**16), bits=st.integers(3, 8),
+       rounding=st.sampled_from(["nearest", "stochastic"]), magnitude=st.floats(1e-3, 1e3))
+def test_coefficients_on_the_grid_inside_the_ranges(v: int, seed: int, bits: int, rounding: str,
+                                                    magnitude: float) -> None:
+    ir = _spin_ir(np.random.default_rng(seed), v, scale=magnitude)
+    target = Target(name="t", kind="cim", topology="complete", num_qubits=64, h_range=(-2.0, 2.0),
+                    j_range=(-1.0, 1.0), extended_j_range=(-2.0, 1.0), coupling_bits=bits)
+    out, ctx = PassManager([QuantizePass(rounding=rounding, seed=seed, max_exact=0)]).run(  # type: ignore[arg-type]
+        ir, target=target)
+    q = ctx.properties["quantization"]
+    _on_grid(out.linear, grid_step(target.h_range, bits), target.h_range)
+    jb = tuple(q["j_bounds"])
+    _on_grid(out.data, grid_step(jb, bits), jb)  # type: ignore[arg-type]
+    # reported errors are honest: recompute them
+    scale = np.asarray(q["scale"])[:, None]
+    err = np.concatenate([out.linear / scale - ir.linear, out.data / scale - ir.data], axis=1)
+    assert q["max_coefficient_error"] == pytest.approx(np.abs(err).max())
+    # the energy bound holds for random assignments
+    s = np.random.default_rng(seed + 1).choice([-1, 1], size=(50, v))
+    gap = np.abs(out.energies(s) / scale - ir.energies(s))
+    assert np.all(gap <= np.asarray(q["energy_error_bound"])[:, None] + 1e-9)
+
+
+def test_nearest_error_is_at_most_half_a_step() -> None:
+    ir = _spin_ir(np.random.default_rng(0), 6)
+    out, ctx = PassManager([QuantizePass()]).run(ir, target=CIM)
+    q = ctx.properties["quantization"]
+    step = grid_step((-1.0, 1.0), 8)
+    assert q["max_coefficient_error"] <= step / 2 / min(q["scale"]) + 1e-12
+    assert q["levels"] == 255 and out.meta["quantization_steps"]["j_step"] == pytest.approx(step)
+
+
+def test_stochastic_rounding_is_seeded_and_unbiased() -> None:
+    ir = QuadraticIR.from_coo(linear=[[1.0, 0.3]], vartype="SPIN")  # 0.3 of the max sits between levels at 3 bits
+    target = Target(name="t", kind="cim", topology="complete", num_qubits=4, h_range=(-1, 1), j_range=(-1, 1),
+                    coupling_bits=3)
+    runs = [PassManager([QuantizePass(rounding="stochastic", seed=s, max_exact=0)]).run(ir, target=target)[0]
+            for s in range(400)]
+    vals = np.array([r.linear[0, 1] for r in runs])
+    assert set(np.round(vals * 3).tolist()) == {0.0, 1.0}
+    assert abs(vals.mean() - 0.3) < 0.03
+    again = PassManager([QuantizePass(rounding="stochastic", seed=7, max_exact=0)]).run(ir, target=target)[0]
+    assert again.linear[0, 1] == runs[7].linear[0, 1]
+
+
+def test_extended_range_used_only_when_it_helps() -> None:
+    chain_like = QuadraticIR.from_coo(linear=[[0.1, 0.1]], rows=[0], cols=[1], data=[[-3.0]], vartype="SPIN")
+    scale, ext = scale_factors(chain_like, ADV)
+    assert ext and scale[0] == pytest.approx(2 / 3)
+    positive = QuadraticIR.from_coo(linear=[[0.1, 0.1]], rows=[0], cols=[1], data=[[3.0]], vartype="SPIN")
+    scale, ext = scale_factors(positive, ADV)
+    assert not ext and scale[0] == pytest.approx(1 / 3)
+    out, ctx = PassManager([QuantizePass()]).run(chain_like, target=ADV)  # analog: scaled only
+    assert out.data[0, 0] == pytest.approx(-2.0) and ctx.records[0].lost["max_coefficient_error"] < 1e-12
+
+
+def test_ground_state_check_on_a_qama_problem(rng: np.random.Generator) -> None:
+    problem = lower_attention(*rng.normal(size=(3, 2, 2, 4)), bits=2)
+    out, ctx = PassManager([QuantizePass()]).run(problem.ir, target=CIM)
+    assert out.vartype == "SPIN" and ctx.decoders  # BINARY input: converted, with a decoder
+    assert ctx.records[0].lost["ground_state_preserved"] == [True]
+    coarse = PassManager([QuantizePass(bits=2)]).run(problem.ir, target=CIM)[1]
+    assert isinstance(coarse.records[0].lost["ground_state_preserved"], list)
+    big = PassManager([QuantizePass(max_exact=4)]).run(problem.ir, target=CIM)[1]
+    assert "not checked" in big.records[0].lost["ground_state_preserved"]
+
+
+def test_gate_targets_and_no_target_are_skipped() -> None:
+    ir = _spin_ir(np.random.default_rng(1), 3)
+    for target in (None, get_target("ibm-heron")):
+        out, ctx = PassManager([QuantizePass()]).run(ir, target=target)
+        assert out is ir and "skipped" in ctx.records[0].details
