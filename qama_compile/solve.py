@@ -3,7 +3,8 @@
 Every energy a backend returns is recomputed from the IR and checked.
 
 >>> import numpy as np
->>> from qama_compile import lower_attention, solve
+>>> from qama_compile import lower_attention
+>>> from qama_compile.solve import solve
 >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
 >>> result = solve(problem, backend="exact")
 >>> bool(np.isclose(result.energies[0], problem.energies(result.samples[:, None])[0, 0]))
@@ -36,8 +37,13 @@ class SolveResult:
         samples: best binary assignment per problem, ``[B, V]``.
         energies: its energy, ``[B]``.
         weights: token weights ``[B, H, N]`` in [0, 1].
-        samplesets: one ``dimod.SampleSet`` per problem (all reads).
-        info: backend name, options, wall time per problem.
+        samplesets: one ``dimod.SampleSet`` per problem (all reads; physical samples when
+            a ``target`` was given).
+        info: backend name, options, wall time per problem; with a target also ``target``,
+            ``physical_qubits`` and ``chain_break_fraction`` (one per problem).
+        read_samples: per problem, every read as logical binary samples ``[S, V]``.
+        read_energies: per problem, their logical energies ``[S]`` (recomputed).
+        read_counts: per problem, each read's ``num_occurrences`` ``[S]``.
     """
 
     samples: NDArray[np.int8]
@@ -45,6 +51,9 @@ class SolveResult:
     weights: NDArray[np.float64]
     samplesets: list[dimod.SampleSet]
     info: dict[str, Any] = field(default_factory=dict)
+    read_samples: list[NDArray[np.int8]] = field(default_factory=list)
+    read_energies: list[NDArray[np.float64]] = field(default_factory=list)
+    read_counts: list[NDArray[np.int64]] = field(default_factory=list)
 
     @property
     def masks(self) -> NDArray[np.float64]:
@@ -108,6 +117,7 @@ def solve(
     num_reads: int | None = None,
     seed: int | None = None,
     backend_options: dict[str, Any] | None = None,
+    target: Any = None,
     **sample_options: Any,
 ) -> SolveResult:
     """Sample every problem of the batch on ``backend`` and decode the best sample.
@@ -119,7 +129,19 @@ def solve(
         num_reads: reads per problem (passed where the backend accepts it).
         seed: base seed; problem ``b`` gets ``seed + b`` so batches are reproducible.
         backend_options: constructor options when ``backend`` is a name.
+        target: a hardware target name or :class:`qama_compile.targets.Target`. The batch is
+            compiled with :func:`qama_compile.compiler.compile` (``seed`` seeds it), the
+            backend samples the physical problem (energies checked against the physical IR),
+            samples are decoded (chains unembedded, scaling undone) and their logical
+            energies recomputed; ``info["chain_break_fraction"]`` has one value per problem.
         **sample_options: passed to ``sampler.sample``.
+
+    >>> import numpy as np
+    >>> from qama_compile import lower_attention
+    >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=1)
+    >>> res = solve(problem, backend="exact", target="cim-550", seed=0)
+    >>> res.info["target"], res.info["chain_break_fraction"]
+    ('cim-550', [0.0])
     """
     if not isinstance(problem, AttentionProblem):
         raise InvalidInputError(
@@ -128,25 +150,50 @@ def solve(
         )
     sampler = get_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
     name = backend if isinstance(backend, str) else type(backend).__name__
+    compiled = None
+    info: dict[str, Any] = {"backend": name, "num_reads": num_reads, "seed": seed}
+    if target is not None:
+        from .compiler import compile as compile_problem
+
+        compiled = compile_problem(problem, target=target, seed=seed)
+        physical_binary = compiled.physical.to_binary()  # same energy for every assignment
+        info.update({"target": compiled.target.name, "physical_qubits": compiled.num_qubits,
+                     "chain_break_fraction": []})
     best_samples, best_energies, samplesets, times = [], [], [], []
+    read_samples, read_energies, read_counts = [], [], []
     for b in range(problem.batch_size):  # one backend call per problem
-        bqm = problem.to_bqm(b)
+        bqm = problem.to_bqm(b) if compiled is None else compiled.to_bqm(b)
         kwargs = sample_kwargs(sampler, num_reads=num_reads, seed=None if seed is None else seed + b)
         t0 = time.perf_counter()
         ss = sampler.sample(bqm, **kwargs, **sample_options)
         ss.resolve()
         times.append(time.perf_counter() - t0)
-        binary, energies = checked_samples(problem.ir, b, bqm, ss, backend=name)
+        if compiled is None:
+            binary, energies = checked_samples(problem.ir, b, bqm, ss, backend=name)
+        else:
+            physical, _ = checked_samples(physical_binary, b, bqm, ss, backend=name)
+            logical, decoded = compiled.decode(physical, vartype="BINARY")  # [B, S, V], row b is ours
+            binary = logical[b].astype(np.int8)
+            energies = problem.ir.select([b]).energies(binary)[0]
+            cbf = decoded.get("chain_break_fraction")
+            info["chain_break_fraction"].append(0.0 if cbf is None else float(np.asarray(cbf).reshape(-1)[b]))
         best = int(np.argmin(energies))
         best_samples.append(binary[best])
         best_energies.append(energies[best])
         samplesets.append(ss)
+        read_samples.append(binary)
+        read_energies.append(energies)
+        read_counts.append(np.asarray(ss.record.num_occurrences, dtype=np.int64))
     samples = np.stack(best_samples)
     weights = problem.weights(samples[:, None, :])[:, 0]
+    info["wall_time_s"] = times
     return SolveResult(
         samples=samples,
         energies=np.asarray(best_energies),
         weights=weights,
         samplesets=samplesets,
-        info={"backend": name, "num_reads": num_reads, "seed": seed, "wall_time_s": times},
+        info=info,
+        read_samples=read_samples,
+        read_energies=read_energies,
+        read_counts=read_counts,
     )

@@ -1,0 +1,153 @@
+"""Classical Ocean samplers from ``dwave-samplers``: ``sa``, ``tabu`` and ``steepest``.
+
+Thin subclasses of :class:`dwave.samplers.SimulatedAnnealingSampler`,
+:class:`dwave.samplers.TabuSampler` and :class:`dwave.samplers.SteepestDescentSolver`. They
+do not reimplement anything: every sampling option goes straight to the library. They add
+
+* the limits every qama backend declares (``max_variables``, ``native_graph``,
+  ``description`` in :attr:`properties`), with a :class:`ProblemTooLargeError` above
+  ``max_variables`` (raised before sampling);
+* constructor defaults: options given to the constructor (e.g. ``num_sweeps=2000``) are
+  used for every :meth:`sample` call unless the call overrides them, so
+  ``get_backend("sa", num_sweeps=2000)`` works. Unknown option names are refused with the
+  list of the library's parameters;
+* ``wall_time_s`` and ``backend`` in the sample set's ``info``.
+
+>>> import dimod
+>>> bqm = dimod.BinaryQuadraticModel({"a": -1.0, "b": -1.0}, {("a", "b"): -1.5}, 0.0, "SPIN")
+>>> ss = SASampler(num_sweeps=200).sample(bqm, num_reads=5, seed=1)
+>>> float(ss.first.energy), {v: int(s) for v, s in ss.first.sample.items()}
+(-3.5, {'a': 1, 'b': 1})
+>>> SASampler().properties["native_graph"] is None
+True
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dimod
+from dwave.samplers import SimulatedAnnealingSampler, SteepestDescentSolver
+from dwave.samplers import TabuSampler as _OceanTabuSampler
+
+from qama_compile.errors import InvalidInputError, ProblemTooLargeError
+
+#: Software limit: none of these algorithms has a hard size limit, but a dense QAMA problem
+#: of 10^6 variables could not be held in memory anyway.
+DEFAULT_MAX_VARIABLES = 1_000_000
+
+__all__ = ["DEFAULT_MAX_VARIABLES", "SASampler", "SteepestDescentSampler", "TabuSampler"]
+
+
+class _OceanMixin:
+    """Shared behaviour: limits in ``properties``, constructor defaults, size check, timing."""
+
+    _name: str = ""
+    _description: str = ""
+    parameters: dict[str, Any]
+    properties: dict[str, Any]
+
+    def _setup(self, max_variables: int, defaults: dict[str, Any]) -> None:
+        if not isinstance(max_variables, int) or isinstance(max_variables, bool) or max_variables < 1:
+            raise InvalidInputError(
+                f"max_variables must be a positive integer, got {max_variables!r}", fix="pass max_variables >= 1"
+            )
+        unknown = sorted(set(defaults) - set(self.parameters))
+        if unknown:
+            raise InvalidInputError(
+                f"unknown option(s) for the {self._name} backend: {', '.join(unknown)}",
+                fix=f"use the dwave-samplers parameters: {', '.join(sorted(self.parameters))}",
+                backend=self._name, options=unknown,
+            )
+        self.max_variables = max_variables
+        self.defaults = dict(defaults)
+        self.properties = {
+            **self.properties,
+            "max_variables": max_variables,
+            "native_graph": None,
+            "description": self._description,
+        }
+
+    def _run(self, parent_sample: Any, bqm: dimod.BinaryQuadraticModel, kwargs: dict[str, Any]) -> dimod.SampleSet:
+        if bqm.num_variables > self.max_variables:
+            raise ProblemTooLargeError(
+                f"the {self._name} backend is limited to {self.max_variables} variables; the problem has "
+                f"{bqm.num_variables}",
+                fix="decompose the problem, lower fewer tokens or bits, or raise max_variables",
+                size=bqm.num_variables, limit=self.max_variables, unit="variables",
+            )
+        unknown = sorted(set(kwargs) - set(self.parameters))
+        if unknown:
+            raise InvalidInputError(
+                f"unknown option(s) for the {self._name} backend: {', '.join(unknown)}",
+                fix=f"use the dwave-samplers parameters: {', '.join(sorted(self.parameters))}",
+                backend=self._name, options=unknown,
+            )
+        options = {**self.defaults, **kwargs}
+        t0 = time.perf_counter()
+        ss: dimod.SampleSet = parent_sample(bqm, **options)
+        ss.resolve()
+        ss.info.update({"backend": self._name, "wall_time_s": time.perf_counter() - t0})
+        return ss
+
+
+class SASampler(_OceanMixin, SimulatedAnnealingSampler):  # type: ignore[misc]
+    """Simulated annealing (``dwave.samplers.SimulatedAnnealingSampler``), registered as ``sa``.
+
+    Args:
+        max_variables: refuse larger problems (software limit).
+        **defaults: default sampling options (``num_sweeps``, ``beta_range``, ...), see
+            ``SimulatedAnnealingSampler.sample``.
+    """
+
+    _name = "sa"
+    _description = "simulated annealing, dwave-samplers SimulatedAnnealingSampler (Metropolis, geometric beta)"
+
+    def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES, **defaults: Any) -> None:
+        super().__init__()
+        self._setup(max_variables, defaults)
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel, **kwargs: Any) -> dimod.SampleSet:  # type: ignore[override]
+        """Sample ``bqm``; options as ``SimulatedAnnealingSampler.sample`` (``num_reads``, ``seed``, ...)."""
+        return self._run(super().sample, bqm, kwargs)
+
+
+class TabuSampler(_OceanMixin, _OceanTabuSampler):  # type: ignore[misc]
+    """Multistart tabu search (``dwave.samplers.TabuSampler``), registered as ``tabu``.
+
+    ``timeout`` (ms per read, library default 100) dominates its run time.
+
+    >>> import dimod
+    >>> bqm = dimod.BinaryQuadraticModel({0: 1.0, 1: -1.0}, {(0, 1): 0.5}, 0.0, "BINARY")
+    >>> float(TabuSampler(timeout=5).sample(bqm, num_reads=2, seed=3).first.energy)
+    -1.0
+    """
+
+    _name = "tabu"
+    _description = "multistart tabu search, dwave-samplers TabuSampler"
+
+    def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES, **defaults: Any) -> None:
+        super().__init__()
+        self._setup(max_variables, defaults)
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel, **kwargs: Any) -> dimod.SampleSet:  # type: ignore[override]
+        """Sample ``bqm``; options as ``TabuSampler.sample`` (``num_reads``, ``seed``, ``timeout``, ...)."""
+        return self._run(super().sample, bqm, kwargs)
+
+
+class SteepestDescentSampler(_OceanMixin, SteepestDescentSolver):  # type: ignore[misc]
+    """Greedy steepest descent from random states (``dwave.samplers.SteepestDescentSolver``),
+    registered as ``steepest``. Every read ends in a local minimum (one-flip stable).
+    """
+
+    _name = "steepest"
+    _description = "steepest descent to a local minimum, dwave-samplers SteepestDescentSolver"
+
+    def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES, **defaults: Any) -> None:
+        super().__init__()
+        self._setup(max_variables, defaults)
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel, **kwargs: Any) -> dimod.SampleSet:  # type: ignore[override]
+        """Sample ``bqm``; options as ``SteepestDescentSolver.sample`` (``num_reads``, ``seed``, ...)."""
+        return self._run(super().sample, bqm, kwargs)

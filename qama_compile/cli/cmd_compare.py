@@ -1,0 +1,144 @@
+"""``qama compare``: the same problems on several backends, one table (and JSON, CSV, PNG).
+
+>>> import argparse
+>>> parser = argparse.ArgumentParser(prog="qama")
+>>> register(parser.add_subparsers())
+>>> args = parser.parse_args(["compare", "--random", "1,2,3,4", "--backends", "exact,sa", "--reads", "20"])
+>>> args.backends, args.reads, args.target
+('exact,sa', 20, None)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError, QamaError
+from .common import add_input_arguments, io_error, load_input
+
+EXAMPLES = """\
+examples:
+  qama compare --random 1,2,4,8 --bits 1 --backends exact,cim,sa,qaoa --reads 100 --seed 0
+  qama compare example --heads 2 --tokens 1:5 --bits 2 --backends exact,sa,tabu --plot cmp.png
+  qama compare example --heads 2 --tokens 4 --bits 1 --backends exact,qaoa --option qaoa.maxiter=30
+  qama compare example --heads 2 --tokens 6 --bits 2 --backends sa,cim --target dwave-advantage --csv cmp.csv
+
+Columns: best/mean energy over reads; residual = best - reference (the exact ground energy
+when the problem has <= 24 variables, else the best any backend found); p_ground = fraction
+of reads at the reference; tts99_s = t_run*ln(0.01)/ln(1-p_ground), t_run = wall time/reads;
+hardware_time_s = emulated or device time if the backend reports it; chain_break_fraction
+with --target; mask_mae = mean |w - w_ref|; hard_mask_agreement = fraction of (head, token)
+with equal w > 0; attention_corr = Pearson correlation of w_i w_j with softmax attention.
+A backend that fails or is unavailable is a row with the reason; the others still run.
+"""
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "compare",
+        help="run the same problems on several backends; print a quality / time table",
+        description="Lower the input and solve every problem on each backend (every energy recomputed "
+        "from the problem); print best and mean energy, residual to the exact ground state, ground-state "
+        "probability, time to solution at 99%%, wall and hardware time, chain breaks, and mask agreement "
+        "with the best solution and with the model's softmax attention.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_input_arguments(parser)
+    parser.add_argument("--backends", default="exact,cim,sa,qaoa", metavar="B1,B2",
+                        help="comma-separated backend names (default: exact,cim,sa,qaoa)")
+    parser.add_argument("--target", default=None, metavar="T", help="compile for hardware target T before sampling")
+    parser.add_argument("--reads", type=int, default=100, metavar="R", help="reads (shots) per problem (default 100)")
+    parser.add_argument("--json", default=None, metavar="F.json", help="write the rows as JSON")
+    parser.add_argument("--csv", default=None, metavar="F.csv", help="write the rows as CSV")
+    parser.add_argument("--plot", default=None, metavar="F.png",
+                        help="write energy distributions to F.png and masks vs attention to F_masks.png")
+    parser.add_argument("--option", action="append", default=[], metavar="BACKEND.KEY=VALUE",
+                        help="constructor option for one backend, e.g. qaoa.maxiter=30 or sa.num_sweeps=2000 "
+                        "(repeatable; VALUE is parsed as JSON, else kept as text)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``["qaoa.maxiter=30", "sa.beta_range=[0.1,5]"]`` -> ``{"qaoa": {"maxiter": 30}, ...}``.
+
+    >>> parse_options(["qaoa.maxiter=30", "qaoa.optimizer=nelder_mead", "sa.beta_range=[0.1, 5]"])
+    {'qaoa': {'maxiter': 30, 'optimizer': 'nelder_mead'}, 'sa': {'beta_range': [0.1, 5]}}
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        backend, dot, name = key.partition(".")
+        if not (sep and dot and backend.strip() and name.strip()):
+            raise InvalidInputError(f"--option {item!r} is not BACKEND.KEY=VALUE",
+                                    fix="pass e.g. --option qaoa.maxiter=30")
+        try:
+            value: Any = json.loads(text)
+        except ValueError:
+            value = text
+        out.setdefault(backend.strip(), {})[name.strip()] = value
+    return out
+
+
+def _token_labels(args: argparse.Namespace) -> list[str] | None:
+    if args.input != "example":
+        return None
+    try:
+        from ..datasets import load_example
+        from .common import parse_selection
+
+        ex = load_example(sentence=args.sentence or 0, layer=args.layer or 0,
+                          heads=parse_selection(args.heads, option="--heads"),
+                          tokens=parse_selection(args.tokens, option="--tokens"))
+        return list(ex.tokens)
+    except (QamaError, ImportError, AttributeError):
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..compare import compare
+
+    if args.reads < 1:
+        raise InvalidInputError(f"--reads must be >= 1, got {args.reads}", fix="pass --reads 100")
+    backends = [b.strip() for b in str(args.backends).split(",") if b.strip()]
+    if not backends:
+        raise InvalidInputError(f"--backends {args.backends!r} names no backend", fix="pass e.g. --backends exact,sa")
+    outputs = (("--json", args.json, ".json"), ("--csv", args.csv, ".csv"), ("--plot", args.plot, ".png"))
+    for opt, value, suffix in outputs:
+        if value is not None and Path(value).suffix.lower() != suffix:
+            raise InvalidInputError(f"{opt} {value!r} must end in {suffix}", fix=f"pass e.g. {opt} out{suffix}")
+    options = parse_options(args.option)
+    problem = load_input(args)
+    b, h, n, q = problem.shape
+    print(f"comparing {', '.join(backends)} on {b} problem(s) of H*N*q = {h}*{n}*{q} = {h * n * q} variables"
+          + (f", compiled for {args.target}" if args.target else "") + f"; {args.reads} reads, seed "
+          f"{0 if args.seed is None else args.seed}")
+    result = compare(problem, backends=backends, target=args.target, num_reads=args.reads,
+                     seed=0 if args.seed is None else args.seed, progress=not args.no_progress and sys.stderr.isatty(),
+                     backend_options=options)
+    print(result.table())
+    written: list[str] = []
+    path: str | None = None
+    try:
+        if args.json is not None:
+            path = args.json
+            written.append(str(result.to_json(args.json)))
+        if args.csv is not None:
+            path = args.csv
+            written.append(str(result.to_csv(args.csv)))
+        if args.plot is not None:
+            path = args.plot
+            written += [str(p) for p in result.plot(args.plot, tokens=_token_labels(args))]
+    except OSError as exc:
+        raise io_error(exc, path or "", "write") from exc
+    for p in written:
+        print(f"wrote {p}")
+    failed = [r for r in result.rows if r["status"] != "ok"]
+    if failed and len(failed) == len(result.rows):
+        print("every backend failed; see the reason column", file=sys.stderr)
+        return 1
+    return 0
