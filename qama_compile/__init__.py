@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from .compiler import CompiledProblem, compile
+from .distributed import ManyResult, solve_many
 from .errors import (
     BackendError,
     CompilationError,
@@ -37,6 +38,7 @@ __all__ = [
     "CompiledProblem",
     "FileFormatError",
     "InvalidInputError",
+    "ManyResult",
     "MissingDependencyError",
     "ProblemTooLargeError",
     "QamaError",
@@ -52,4 +54,5 @@ __all__ = [
     "get_target",
     "lower_attention",
     "solve",
+    "solve_many",
 ]

@@ -190,7 +190,7 @@ class QuadraticIR:
             rows=uniq // v,
             cols=uniq % v,
             data=merged,
-            labels=np.asarray(labels, dtype=np.int64).reshape(v, -1),
+            labels=np.asarray(labels, dtype=np.int64).reshape(v, len(label_fields)),
             label_fields=tuple(label_fields),
             meta=dict(meta or {}),
         )
