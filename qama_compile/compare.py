@@ -217,6 +217,46 @@ def _hardware_time(samplesets: Sequence[Any]) -> float | None:
     return None
 
 
+def _cluster_job(problem: AttentionProblem, name: str, options: dict[str, Any], reads: int, seed: int,
+                 target: Any) -> Any:
+    """One (problem, backend) run on a Dask worker; the sampler is built there."""
+    from .registry import get_backend
+    from .solve import solve
+
+    return solve(problem, backend=get_backend(name, **options), num_reads=reads, seed=seed, target=target)
+
+
+def _run_on_cluster(client: Any, problem: AttentionProblem, names: list[str], samplers: dict[str, Any],
+                    setup_errors: dict[str, str], options: dict[str, dict[str, Any]], num_reads: int, seed: int,
+                    target: Any, results: dict[tuple[int, str], Any], errors: dict[tuple[int, str], str],
+                    bar: Any) -> None:
+    from distributed import as_completed
+
+    futures: dict[Any, tuple[int, str]] = {}
+    for b in range(problem.batch_size):
+        single = problem.select([b])
+        for name in names:
+            if name in setup_errors:
+                errors[b, name] = setup_errors[name]
+                bar.update(1)
+                continue
+            reads = 1 if name in _DETERMINISTIC_ONE_READ else int(num_reads)
+            fut = client.submit(_cluster_job, single, name, options.get(name, {}), reads, seed + b, target,
+                                pure=False, retries=2)
+            futures[fut] = (b, name)
+    for fut in as_completed(list(futures)):
+        key = futures[fut]
+        bar.set_description(f"problem {key[0]} {key[1]}")
+        exc = fut.exception()
+        if exc is None:
+            results[key] = fut.result()
+        elif isinstance(exc, QamaError):
+            errors[key] = f"{type(exc).__name__}: {exc}"
+        else:
+            errors[key] = f"worker error {type(exc).__name__}: {exc}"
+        bar.update(1)
+
+
 def compare(
     problem: AttentionProblem,
     *,
@@ -227,6 +267,7 @@ def compare(
     progress: bool = True,
     backend_options: Mapping[str, Mapping[str, Any]] | None = None,
     exact_max_variables: int = 24,
+    client: Any = None,
 ) -> CompareResult:
     """Run every problem of ``problem`` on every backend and tabulate the results.
 
@@ -240,6 +281,8 @@ def compare(
         backend_options: constructor options per backend name, e.g. ``{"qaoa": {"reps": 1}}``.
         exact_max_variables: enumerate the exact reference up to this many variables even when
             ``exact`` is not among ``backends``.
+        client: a ``distributed.Client``; every (problem, backend) run becomes a task on the
+            cluster (retried if a worker dies). Same seeds, so the table equals the serial one.
     """
     from .registry import get_backend
     from .solve import solve
@@ -269,8 +312,14 @@ def compare(
     results: dict[tuple[int, str], Any] = {}
     errors: dict[tuple[int, str], str] = {}
     bar = _progress(bsz * len(names), enabled=progress)
+    if client is not None:
+        try:
+            _run_on_cluster(client, problem, names, samplers, setup_errors, options, num_reads, seed, target,
+                            results, errors, bar)
+        finally:
+            bar.close()
     try:
-        for b in range(bsz):
+        for b in range(bsz if client is None else 0):
             single = problem.select([b])
             for name in names:
                 bar.set_description(f"problem {b} {name}")

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import InvalidInputError, QamaError
 from .common import add_input_arguments, io_error, load_input
+from .scale import add_scale_arguments, scale_client
 
 EXAMPLES = """\
 examples:
@@ -60,6 +61,7 @@ def register(subparsers: Any) -> None:
                         help="constructor option for one backend, e.g. qaoa.maxiter=30 or sa.num_sweeps=2000 "
                         "(repeatable; VALUE is parsed as JSON, else kept as text)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_scale_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -117,9 +119,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"comparing {', '.join(backends)} on {b} problem(s) of H*N*q = {h}*{n}*{q} = {h * n * q} variables"
           + (f", compiled for {args.target}" if args.target else "") + f"; {args.reads} reads, seed "
           f"{0 if args.seed is None else args.seed}")
-    result = compare(problem, backends=backends, target=args.target, num_reads=args.reads,
-                     seed=0 if args.seed is None else args.seed, progress=not args.no_progress and sys.stderr.isatty(),
-                     backend_options=options)
+    with scale_client(args) as client:
+        result = compare(problem, backends=backends, target=args.target, num_reads=args.reads,
+                         seed=0 if args.seed is None else args.seed,
+                         progress=not args.no_progress and sys.stderr.isatty(), backend_options=options,
+                         client=client)
     print(result.table())
     written: list[str] = []
     path: str | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from ..atomic import atomic_write, atomic_write_text
 from ..errors import InvalidInputError
 from ..report import format_table, to_jsonable
 from .common import add_input_arguments, io_error, load_input
+from .scale import add_scale_arguments, scale_client
 
 #: Tag and version of the masks file.
 MASKS_FORMAT = "qama-compile/masks"
@@ -61,6 +63,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--sampleset", default=None, metavar="SS.json", help="write the dimod SampleSet(s) as JSON")
     parser.add_argument("--json", action="store_true", help="print the per-problem summary as JSON")
+    add_scale_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -72,6 +75,34 @@ def _selected(weights: np.ndarray) -> list[list[list[int]]]:
     for bi, t, i in hits.tolist():  # selected tokens only: output formatting
         out[bi][t].append(i)
     return out
+
+
+def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
+    """``--workers``/``--scheduler``: every problem of the batch is a task on a Dask cluster."""
+    from ..distributed import solve_many
+
+    if args.target is not None or args.sampleset is not None:
+        raise InvalidInputError(
+            "--target and --sampleset are not available with --workers/--scheduler",
+            fix="drop --workers/--scheduler, or drop --target/--sampleset",
+        )
+    with scale_client(args) as client:
+        many = solve_many(problem, backend=args.backend, num_reads=args.reads, seed=args.seed, client=client,
+                          batch_size=args.batch_size, progress=sys.stderr.isatty())
+    for index, kind, message in many.failures:
+        print(f"problem {index} failed: {kind}: {message}", file=sys.stderr)
+    rows = [{"problem": b, "energy": float(e)} for b, e in enumerate(many.energies)]
+    print(f"solved {many.num_problems - len(many.failures)} of {many.num_problems} problem(s) on {args.backend} "
+          f"({many.info.get('mode')}, {many.info.get('batches')} batches)")
+    print(format_table(rows))
+    if args.output is not None and many.ok:
+        samples, weights = many.stacked()
+        with atomic_write(args.output, "wb") as fh:
+            np.savez(fh, format=np.array(MASKS_FORMAT), version=np.array(VERSION), weights=weights,
+                     masks=weights[..., :, None] * weights[..., None, :], energies=many.energies,
+                     samples=samples, backend=np.array(str(args.backend)))
+        print(f"wrote {args.output} (weights, masks, energies, samples)")
+    return 0 if many.ok else 1
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {"backend": args.backend, "num_reads": args.reads, "seed": args.seed}
     if args.target is not None:
         kwargs["target"] = args.target
+    if args.workers is not None or args.scheduler is not None:
+        return _run_distributed(args, problem)
     result = solve(problem, **kwargs)
     selected = _selected(result.weights)
     rows = [
