@@ -194,6 +194,27 @@ def compile(
             message names the counts and the limit.
     """
     tgt = get_target(target)
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
+        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}", fix="pass e.g. seed=0")
+    if bits is not None and (not isinstance(bits, (int, np.integer)) or isinstance(bits, bool) or not 2 <= bits <= 32):
+        raise InvalidInputError(
+            f"bits (the coupling bit width) must be an integer in 2..32, got {bits!r}",
+            fix="pass e.g. bits=8, or None for the target's own width",
+        )
+    if not isinstance(timeout, (int, float, np.integer, np.floating)) or isinstance(timeout, bool) or not timeout > 0:
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds, got {timeout!r}", fix="pass e.g. timeout=60"
+        )
+    if chain_strength is not None:
+        try:
+            strengths = np.asarray(chain_strength, dtype=np.float64)
+        except (TypeError, ValueError):
+            strengths = np.array([np.nan])
+        if strengths.size == 0 or not np.all(np.isfinite(strengths)) or np.any(strengths <= 0):
+            raise InvalidInputError(
+                f"chain_strength must be positive and finite (one number, or one per problem), got {chain_strength!r}",
+                fix="pass e.g. chain_strength=2.0, or None for uniform torque compensation",
+            )
     if isinstance(problem, AttentionProblem):
         ir, attention = problem.ir, problem
     elif isinstance(problem, QuadraticIR):

@@ -33,8 +33,15 @@ def as_array(x: Any, name: str) -> NDArray[np.float64]:
     """A finite float64 numpy copy of ``x`` (numpy array, nested list or torch tensor)."""
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
         x = x.detach().cpu().numpy()
-    arr = np.asarray(x)
-    if arr.dtype == object or arr.dtype.kind in "OSUV":
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise InvalidInputError(
+            f"tensor '{name}' is not a rectangular array ({exc})",
+            fix="pass a numeric array whose rows all have the same length",
+            tensor=name,
+        ) from None
+    if arr.dtype == object or arr.dtype.kind in "OSUVmM":
         raise InvalidInputError(
             f"tensor '{name}' has dtype {arr.dtype}; a numeric array is required",
             fix="pass a float array",
@@ -117,6 +124,10 @@ def lower_attention(
     """
     c = bit_weights(bits)
     for name, value in (("alpha", alpha), ("beta", beta), ("penalty", penalty), ("eps", eps)):
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            raise InvalidInputError(
+                f"{name} must be a real number, got {value!r}", fix=f"pass a finite float {name}", parameter=name
+            )
         if not np.isfinite(value):
             raise InvalidInputError(f"{name} must be finite, got {value}", fix=f"pass a finite {name}")
     if eps <= 0:
@@ -154,7 +165,13 @@ def lower_attention(
 
     couplings, fields = normalise(js_coupling(qa, ka), value_entropy(va, eps=eps), normalize)
     attention = softmax(np.einsum("bhid,bhjd->bhij", qa, ka) / np.sqrt(d))
-    ir = build_qama_ir(couplings, fields, bits=bits, alpha=alpha, beta=beta, penalty=penalty, c=c)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected and reported just below
+        ir = build_qama_ir(couplings, fields, bits=bits, alpha=alpha, beta=beta, penalty=penalty, c=c)
+    if not all(np.isfinite(a).all() for a in (ir.linear, ir.blocks, ir.data)):
+        raise InvalidInputError(
+            f"the QUBO coefficients overflow float64 (alpha={alpha:g}, beta={beta:g}, penalty={penalty:g})",
+            fix="use smaller alpha, beta and penalty (the ground state does not change under a common scale)",
+        )
     return AttentionProblem(
         ir=ir,
         couplings=couplings,

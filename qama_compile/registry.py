@@ -14,12 +14,13 @@ True
 from __future__ import annotations
 
 import importlib
+import inspect
 from importlib.metadata import entry_points
 from typing import Any
 
 import dimod
 
-from .errors import BackendError, QamaError, UnknownNameError
+from .errors import BackendError, InvalidInputError, MissingDependencyError, QamaError, UnknownNameError
 
 ENTRY_POINT_GROUP = "qama_compile.backends"
 
@@ -32,6 +33,16 @@ _BUILTIN: dict[str, str] = {
     "steepest": "qama_backends.dwave_samplers:SteepestDescentSampler",
     "qaoa": "qama_backends.qaoa:QAOASampler",
     "dwave": "qama_backends.dwave_qpu:DWaveBackend",
+}
+
+
+#: Modules whose pip distribution name differs from the module name.
+_PIP_NAMES: dict[str, str] = {
+    "dwave.samplers": "dwave-samplers",
+    "dwave.system": "dwave-system",
+    "dwave": "dwave-ocean-sdk",
+    "qiskit_aer": "qiskit-aer",
+    "qiskit_optimization": "qiskit-optimization",
 }
 
 
@@ -63,6 +74,16 @@ def backend_class(name: str) -> type[dimod.Sampler]:
     except QamaError:
         raise
     except (ImportError, AttributeError) as exc:
+        missing = exc.name if isinstance(exc, ImportError) else None
+        if missing and not missing.startswith(("qama_backends", "qama_compile")):  # a third-party package
+            top = missing.split(".")[0]
+            requirement = _PIP_NAMES.get(missing, _PIP_NAMES.get(top, top.replace("_", "-")))
+            raise MissingDependencyError(
+                f"backend {name!r} needs the Python package '{requirement}' (module {missing!r} is not installed)",
+                fix=f"pip install '{requirement}'",
+                package=requirement,
+                backend=name,
+            ) from exc
         raise BackendError(
             f"backend {name!r} ({targets[name]}) cannot be loaded: {exc}",
             fix="reinstall qama-compile, or the package providing this backend",
@@ -73,4 +94,20 @@ def backend_class(name: str) -> type[dimod.Sampler]:
 
 def get_backend(name: str, **options: Any) -> dimod.Sampler:
     """Instantiate the backend ``name`` (a ``dimod.Sampler``) with constructor ``options``."""
-    return backend_class(name)(**options)
+    cls = backend_class(name)
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):  # no introspectable signature: let the constructor decide
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(**options)
+        except TypeError as exc:
+            accepted = [p.name for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+            raise InvalidInputError(
+                f"backend {name!r} does not take the option(s) {', '.join(sorted(options))} ({exc})",
+                fix=f"its constructor options are: {', '.join(accepted) or '(none)'}",
+                backend=name,
+                options=sorted(options),
+            ) from None
+    return cls(**options)

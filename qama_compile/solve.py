@@ -23,10 +23,13 @@ import dimod
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import BackendError, InvalidInputError
+from .errors import BackendError, InvalidInputError, ProblemTooLargeError
 from .ir import QuadraticIR
 from .problem import AttentionProblem
 from .registry import get_backend
+
+#: Largest seed every seeded backend accepts (dwave-samplers' SA checks ``0 <= seed < 2**31``).
+SEED_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,6 +151,36 @@ def solve(
             f"solve() takes an AttentionProblem, got {type(problem).__name__}",
             fix="build one with qama_compile.lower_attention(q, k, v)",
         )
+    if not isinstance(backend, str) and not callable(getattr(backend, "sample", None)):
+        raise InvalidInputError(
+            f"backend must be a backend name or a dimod.Sampler, got {type(backend).__name__}",
+            fix="pass e.g. backend='exact' (see qama_compile.available_backends())",
+        )
+    if seed is not None and (
+        not isinstance(seed, (int, np.integer))
+        or isinstance(seed, bool)
+        or not 0 <= seed <= SEED_MAX - (problem.batch_size - 1)
+    ):
+        raise InvalidInputError(
+            f"seed must be an integer in 0..{SEED_MAX - (problem.batch_size - 1)} (problem b gets seed + b), "
+            f"got {seed!r}",
+            fix="pass a non-negative integer seed below 2**31",
+            seed=seed,
+        )
+    if isinstance(num_reads, (int, np.integer)) and not isinstance(num_reads, bool) and num_reads > 0:
+        from .lowering import _physical_memory
+
+        variables = problem.ir.num_variables  # a lower bound with a target (chains add qubits)
+        need, limit = int(num_reads) * (16 * variables + 16), _physical_memory() // 2  # samplers hold int64 states
+        if need > limit:  # refuse before a sampler allocates its reads
+            raise ProblemTooLargeError(
+                f"num_reads={num_reads} reads of {variables} variables need about {need / 2**30:.3g} GiB, over the "
+                f"limit of {limit / 2**30:.3g} GiB (half the physical memory)",
+                fix="use fewer reads per call",
+                size=need,
+                limit=limit,
+                unit="bytes",
+            )
     sampler = get_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
     name = backend if isinstance(backend, str) else type(backend).__name__
     compiled = None

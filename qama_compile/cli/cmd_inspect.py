@@ -43,6 +43,11 @@ def parse_sweep(text: str) -> tuple[str, list[int]]:
         parsed = []
     if not sep or not name.strip() or not parsed:
         raise InvalidInputError(f"--sweep {text!r} is not PARAM=V1,V2,...", fix="pass e.g. --sweep tokens=8,16,32")
+    if min(parsed) < 1 or (name.strip() == "bits" and max(parsed) > 8):
+        raise InvalidInputError(
+            f"--sweep {text!r} has values out of range (sizes are >= 1; bits are 1..8)",
+            fix="pass e.g. --sweep tokens=8,16,32 or --sweep bits=1,2,4",
+        )
     return name.strip(), parsed
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -27,7 +28,7 @@ from typing import Any, NoReturn
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import FileFormatError, InvalidInputError, MissingDependencyError, QamaError
+from ..errors import FileFormatError, InvalidInputError, MissingDependencyError, ProblemTooLargeError, QamaError
 from ..problem import AttentionProblem
 
 __all__ = [
@@ -181,6 +182,8 @@ def _lowering_given(args: argparse.Namespace) -> list[str]:
 
 def _tensors(args: argparse.Namespace) -> tuple[Any, Any, Any] | AttentionProblem:
     source = args.input
+    if getattr(args, "seed", None) is not None and args.seed < 0:
+        raise InvalidInputError(f"--seed must be a non-negative integer, got {args.seed}", fix="pass e.g. --seed 0")
     if args.random is not None and source is not None:
         raise InvalidInputError(
             f"both INPUT {source!r} and --random were given", fix="pass either an INPUT or --random B,H,N,d, not both"
@@ -197,6 +200,18 @@ def _tensors(args: argparse.Namespace) -> tuple[Any, Any, Any] | AttentionProble
         if len(shape) != 4 or min(shape) < 1:
             raise InvalidInputError(
                 f"--random {args.random!r} is not four positive integers B,H,N,d", fix="pass e.g. --random 1,2,4,8"
+            )
+        from ..lowering import _physical_memory
+
+        need, limit = 3 * 8 * math.prod(shape), _physical_memory() // 2
+        if need > limit:  # refuse before allocating the random tensors
+            raise ProblemTooLargeError(
+                f"--random {args.random} needs {need / 2**30:.3g} GiB for q, k and v, over the limit of "
+                f"{limit / 2**30:.3g} GiB (half the physical memory)",
+                fix="pass a smaller B,H,N,d",
+                size=need,
+                limit=limit,
+                unit="bytes",
             )
         rng = np.random.default_rng(0 if args.seed is None else args.seed)
         q, k, v = rng.normal(size=(3, *shape))

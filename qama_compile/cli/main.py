@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import QamaError
+from ..errors import InvalidInputError, QamaError
 
 EXIT_ERROR = 2
 
@@ -43,9 +43,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     try:
+        for key, value in vars(args).items():  # in-process callers can pass what a shell cannot
+            if any("\x00" in v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)):
+                name = "INPUT" if key == "input" else "--" + key.replace("_", "-")
+                raise InvalidInputError(f"{name} contains a NUL byte: {value!r}", fix="remove the NUL byte")
         return int(args.func(args) or 0)
     except QamaError as exc:
         print(f"qama {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except MemoryError:
+        print(
+            f"qama {args.command}: error: out of memory; fix: use a smaller problem (--random, --heads, --tokens, "
+            "--bits) or fewer reads",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"qama {args.command}: interrupted; no partial output was written", file=sys.stderr)

@@ -36,6 +36,8 @@ def check_size(path: str | os.PathLike[str], max_bytes: int) -> int:
         fail(path, "no such file", fix="check the path")
     except OSError as exc:
         fail(path, f"cannot be read ({exc.strerror or exc})", fix="check the path and its permissions")
+    except ValueError as exc:  # e.g. an embedded NUL byte
+        fail(path, f"is not a valid path ({exc})", fix="check the path")
     if not p.is_file():
         fail(path, "is not a regular file", fix="pass the path of a file")
     if size > max_bytes:

@@ -113,7 +113,16 @@ def read(path: str | os.PathLike[str], *, max_bytes: int) -> QuadraticIR | Atten
     fix = "the file is corrupt or truncated; re-export it"
     try:
         npz = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+    except ValueError as exc:
+        if "pickle" in str(exc):  # neither zip nor .npy (e.g. a .pkl renamed .npz): numpy would unpickle it
+            fail(
+                path,
+                "is not an .npz (zip) archive; numpy could only read it by unpickling, which is never done (unsafe)",
+                fix="re-export it with qama_compile.formats.save(..., format='npz')",
+                fmt=NAME,
+            )
+        fail(path, f"is not a readable .npz archive ({type(exc).__name__}: {exc})", fix=fix, fmt=NAME)
+    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
         fail(path, f"is not a readable .npz archive ({type(exc).__name__}: {exc})", fix=fix, fmt=NAME)
     if not isinstance(npz, np.lib.npyio.NpzFile):
         fail(path, "holds a single .npy array, not a qama-compile .npz archive", fix=fix, fmt=NAME)
