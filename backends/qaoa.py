@@ -33,6 +33,7 @@ import dimod
 import numpy as np
 from numpy.typing import NDArray
 
+from qama_compile._optional import optional_import
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
 
 DEFAULT_MAX_QUBITS = 24
@@ -178,7 +179,7 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
         if n == 0:
             return dimod.SampleSet.from_samples_bqm(([[]], order), bqm, info={"backend": "qaoa"})
 
-        from qiskit_aer.primitives import SamplerV2
+        SamplerV2 = optional_import("qiskit_aer.primitives", purpose="the qaoa backend").SamplerV2
         from qiskit_optimization.minimum_eigensolvers import QAOA
 
         op, scale = self._operator(bqm, order)

@@ -26,7 +26,7 @@ from .ir import QuadraticIR
 from .lowering import lower_attention
 from .problem import AttentionProblem
 from .registry import available_backends, get_backend
-from .solve import SolveResult, solve
+from .solver import SolveResult, solve
 from .targets import Target, available_targets, get_target
 
 __version__ = "0.1.0"

@@ -15,6 +15,10 @@ _HINTS: dict[str, tuple[str, str | None]] = {
     "matplotlib": ("matplotlib", None),
     "transformers": ("transformers", "torch"),
     "tqdm": ("tqdm", None),
+    "qiskit_aer": ("qiskit-aer", None),
+    "qiskit_optimization": ("qiskit-optimization", None),
+    "dwave": ("dwave-ocean-sdk", None),
+    "minorminer": ("minorminer", None),
 }
 
 

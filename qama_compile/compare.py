@@ -221,7 +221,7 @@ def _cluster_job(problem: AttentionProblem, name: str, options: dict[str, Any], 
                  target: Any) -> Any:
     """One (problem, backend) run on a Dask worker; the sampler is built there."""
     from .registry import get_backend
-    from .solve import solve
+    from .solver import solve
 
     return solve(problem, backend=get_backend(name, **options), num_reads=reads, seed=seed, target=target)
 
@@ -285,12 +285,12 @@ def compare(
             cluster (retried if a worker dies). Same seeds, so the table equals the serial one.
     """
     from .registry import get_backend
-    from .solve import solve
+    from .solver import solve
 
     if not isinstance(problem, AttentionProblem):
         raise InvalidInputError(f"compare() takes an AttentionProblem, got {type(problem).__name__}",
                                 fix="build one with qama_compile.lower_attention(q, k, v)")
-    names = list(backends)
+    names = [backends] if isinstance(backends, str) else list(backends)
     if not names:
         raise InvalidInputError("no backends to compare", fix="pass e.g. backends=('exact', 'sa')")
     if len(set(names)) != len(names):
@@ -402,7 +402,7 @@ def _reference(
         res = results[b, "exact"]
         return float(res.energies[0]), res.weights[0], "exact", "exact"
     if single.ir.num_variables <= exact_max:
-        from .solve import solve
+        from .solver import solve
 
         try:
             res = solve(single, backend="exact", num_reads=1,

@@ -42,7 +42,7 @@ from .lowering import lower_attention
 from .problem import AttentionProblem
 from .registry import get_backend
 from .report import dumps_json, format_table
-from .solve import solve
+from .solver import solve
 
 #: Heuristic backends the demo tries after the exact one.
 DEMO_BACKENDS: tuple[str, ...] = ("cim", "sa")

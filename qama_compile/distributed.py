@@ -157,7 +157,7 @@ def _solve_batch(
 ) -> list[_Outcome]:
     """Solve one batch (runs on a worker, or in-process when serial). Never raises per problem."""
     from .registry import get_backend
-    from .solve import solve
+    from .solver import solve
 
     outcomes: list[_Outcome] = []
     try:

@@ -97,7 +97,7 @@ def solve_ir_batch(
     """
     from .convert import ir_to_bqm
     from .registry import get_backend
-    from .solve import checked_samples, sample_kwargs
+    from .solver import checked_samples, sample_kwargs
 
     if ir.vartype != "BINARY":
         ir = ir.to_binary()

@@ -383,7 +383,7 @@ def test_out_of_memory_in_the_cli_is_one_line(
     def exhausted(*args: Any, **kwargs: Any) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(sys.modules["qama_compile.solve"], "solve", exhausted)  # the module, not the function
+    monkeypatch.setattr(sys.modules["qama_compile.solver"], "solve", exhausted)
     assert main(["solve", "--random", "1,1,2,2", "--bits", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("qama solve: error: out of memory; fix: use a smaller problem") and err.count("\n") == 1

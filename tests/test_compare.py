@@ -12,7 +12,7 @@ import pytest
 
 from qama_compile import lower_attention
 from qama_compile.compare import COLUMNS, attention_correlation, compare, tts99
-from qama_compile.solve import solve
+from qama_compile.solver import solve
 
 
 @pytest.fixture(scope="module")

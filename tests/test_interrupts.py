@@ -48,8 +48,7 @@ RUNNER = textwrap.dedent(
         fmt.write_array = write_array
     from qama_compile.cli.main import main
     if mode == "pause-solve":
-        import qama_compile.solve
-        solve_mod = sys.modules["qama_compile.solve"]  # the package exports a function of the same name
+        import qama_compile.solver as solve_mod
         original_solve = solve_mod.solve
         def solve(*args, **kwargs):
             print("SOLVING", flush=True)

@@ -106,7 +106,7 @@ def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..solve import solve
+    from ..solver import solve
 
     if args.reads is not None and args.reads < 1:
         raise InvalidInputError(f"--reads must be >= 1, got {args.reads}", fix="pass --reads 100")

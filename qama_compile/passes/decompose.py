@@ -408,7 +408,7 @@ def solve_decomposed(
     """
     import dimod
 
-    from ..solve import checked_samples, sample_kwargs
+    from ..solver import checked_samples, sample_kwargs
 
     if isinstance(sweeps, bool) or not isinstance(sweeps, (int, np.integer)) or sweeps < 1:
         raise InvalidInputError(f"sweeps must be a positive integer, got {sweeps!r}", fix="pass e.g. sweeps=10")

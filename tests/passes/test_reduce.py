@@ -15,7 +15,7 @@ from qama_compile.ir import QuadraticIR, Vartype
 from qama_compile.passes.base import FixVariables, PassManager, decode_samples
 from qama_compile.passes.reduce import ReducePass, condition, fix_variables, prune_couplings
 from qama_compile.registry import get_backend
-from qama_compile.solve import solve
+from qama_compile.solver import solve
 
 
 def all_states(v: int) -> np.ndarray:

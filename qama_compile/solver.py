@@ -4,7 +4,7 @@ Every energy a backend returns is recomputed from the IR and checked.
 
 >>> import numpy as np
 >>> from qama_compile import lower_attention
->>> from qama_compile.solve import solve
+>>> from qama_compile.solver import solve
 >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
 >>> result = solve(problem, backend="exact")
 >>> bool(np.isclose(result.energies[0], problem.energies(result.samples[:, None])[0, 0]))
