@@ -88,8 +88,10 @@ def _resolve_machine(machine: str | Machine) -> Machine:
         return machine
     if machine not in MACHINES:
         raise InvalidInputError(
-            f"unknown CIM machine {machine!r}", fix=f"use one of {', '.join(MACHINES)} or a Machine(...)",
-            name=machine, known=list(MACHINES),
+            f"unknown CIM machine {machine!r}",
+            fix=f"use one of {', '.join(MACHINES)} or a Machine(...)",
+            name=machine,
+            known=list(MACHINES),
         )
     return MACHINES[machine]
 
@@ -104,7 +106,8 @@ def _want_torch(use_torch: bool | str | None, num_variables: int, sparse: bool) 
             import torch  # noqa: F401  (availability probe)
         except ImportError as exc:
             raise MissingDependencyError(
-                "use_torch=True needs PyTorch", fix="pip install 'qama-compile[torch]' or pass use_torch=False",
+                "use_torch=True needs PyTorch",
+                fix="pip install 'qama-compile[torch]' or pass use_torch=False",
                 package="torch",
             ) from exc
         return not sparse
@@ -240,7 +243,10 @@ def sample_ising_arrays(
     if v > DEFAULT_MAX_VARIABLES:
         raise ProblemTooLargeError(
             f"{v} spins exceed the emulator limit of {DEFAULT_MAX_VARIABLES}",
-            fix="decompose the problem", size=v, limit=DEFAULT_MAX_VARIABLES, unit="variables",
+            fix="decompose the problem",
+            size=v,
+            limit=DEFAULT_MAX_VARIABLES,
+            unit="variables",
         )
     mach = _resolve_machine(machine)
     overrides = dict(schedule_options)
@@ -275,8 +281,13 @@ def sample_ising_arrays(
                 stop = min(b, start + chunk)
                 jpart = jm if sparse else jm[start:stop]  # type: ignore[index]
                 res = run_dynamics(
-                    ha[start:stop], jpart, num_reads=reads, schedule=schedule,
-                    seed=np.random.default_rng(seeds[k]), use_torch=torch_used, polish=polish,
+                    ha[start:stop],
+                    jpart,
+                    num_reads=reads,
+                    schedule=schedule,
+                    seed=np.random.default_rng(seeds[k]),
+                    use_torch=torch_used,
+                    polish=polish,
                     scale=scale[start:stop],
                 )
                 spins[start:stop] = res.spins
@@ -414,7 +425,12 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
     @property
     def parameters(self) -> dict[str, list[Any]]:
         params: dict[str, list[Any]] = {
-            "num_reads": [], "seed": [], "method": [], "polish": [], "use_torch": [], "num_threads": [],
+            "num_reads": [],
+            "seed": [],
+            "method": [],
+            "polish": [],
+            "use_torch": [],
+            "num_threads": [],
         }
         params.update({name: [] for name in _SCHEDULE_OPTIONS})
         return params
@@ -459,7 +475,9 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
         if v > self.max_variables:
             raise ProblemTooLargeError(
                 f"{v} variables exceed this CIM's limit of {self.max_variables} spins",
-                fix="decompose the problem or raise max_variables", size=v, limit=self.max_variables,
+                fix="decompose the problem or raise max_variables",
+                size=v,
+                limit=self.max_variables,
                 unit="variables",
             )
         order = list(bqm.variables)
@@ -475,11 +493,18 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
             np.add.at(J, (0, r, c), d)  # type: ignore[arg-type]
             np.add.at(J, (0, c, r), d)  # type: ignore[arg-type]
         spins, _, info = sample_ising_arrays(
-            np.asarray(lin, dtype=np.float64)[None], J, num_reads=reads, seed=seed, method=method,
-            num_steps=num_steps, dt=dt, polish=polish,
+            np.asarray(lin, dtype=np.float64)[None],
+            J,
+            num_reads=reads,
+            seed=seed,
+            method=method,
+            num_steps=num_steps,
+            dt=dt,
+            polish=polish,
             use_torch=self.use_torch if use_torch is None else use_torch,
             num_threads=self.num_threads if num_threads is None else num_threads,
-            machine=self.machine, **schedule_options,
+            machine=self.machine,
+            **schedule_options,
         )
         samples = spins[0]
         if bqm.vartype is dimod.BINARY:
@@ -487,7 +512,6 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
         energies = bqm.energies((samples, order)) if v else np.full(reads, bqm.offset, dtype=np.float64)
         info = dict(info, wall_time_s=time.perf_counter() - t0, num_variables=v)
         return dimod.SampleSet.from_samples((samples, order), vartype=bqm.vartype, energy=energies, info=info)
-
 
 
 # ---------------------------------------------------------------------------- quick benchmark
@@ -546,14 +570,22 @@ def benchmark_sk(
                 tts = _tts99(wall, e.size, int((e <= level + 1e-9).sum()))
                 if name not in best or tts < best[name][0]:
                     best[name] = (tts, budget)
-            rows.append({
-                "n": n, "gap": gap, "target": level, "cim_tts_s": best["cim"][0], "cim_steps": best["cim"][1],
-                "sa_tts_s": best["sa"][0], "sa_sweeps": best["sa"][1],
-                "sa_over_cim": best["sa"][0] / best["cim"][0] if best["cim"][0] > 0 else math.inf,
-                "runs": [
-                    (name, budget, round(wall, 3), float(e.min()), float(e.mean())) for name, budget, wall, e in runs
-                ],
-            })
+            rows.append(
+                {
+                    "n": n,
+                    "gap": gap,
+                    "target": level,
+                    "cim_tts_s": best["cim"][0],
+                    "cim_steps": best["cim"][1],
+                    "sa_tts_s": best["sa"][0],
+                    "sa_sweeps": best["sa"][1],
+                    "sa_over_cim": best["sa"][0] / best["cim"][0] if best["cim"][0] > 0 else math.inf,
+                    "runs": [
+                        (name, budget, round(wall, 3), float(e.min()), float(e.mean()))
+                        for name, budget, wall, e in runs
+                    ],
+                }
+            )
     return rows
 
 

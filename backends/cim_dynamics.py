@@ -355,8 +355,12 @@ def run_dynamics(
     spins_i8 = spins.astype(np.int8)
     energies = ising_energies(h, J, spins_i8)
     return DynamicsResult(
-        spins=spins_i8, energies=energies, steps=s.num_steps, energy_checks=checks,
-        polish_flips=flips, polish_iterations=iters,
+        spins=spins_i8,
+        energies=energies,
+        steps=s.num_steps,
+        energy_checks=checks,
+        polish_flips=flips,
+        polish_iterations=iters,
     )
 
 

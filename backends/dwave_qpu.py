@@ -78,7 +78,8 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
             if not (client_options.get("token") or find_token()):
                 raise BackendError(
                     "no D-Wave credentials found (no DWAVE_API_TOKEN and no token in the dwave-cloud-client config)",
-                    fix=_HOW_TO, backend="dwave",
+                    fix=_HOW_TO,
+                    backend="dwave",
                 )
             try:
                 from dwave.system import DWaveSampler
@@ -155,8 +156,10 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
         if self.embedding is None and bqm.num_variables > limit:
             raise ProblemTooLargeError(
                 f"the problem has {bqm.num_variables} variables but the QPU has only {limit} qubits",
-                fix="decompose the problem or lower fewer tokens or bits", size=bqm.num_variables,
-                limit=limit, unit="qubits",
+                fix="decompose the problem or lower fewer tokens or bits",
+                size=bqm.num_variables,
+                limit=limit,
+                unit="qubits",
             )
         options: dict[str, Any] = dict(kwargs)
         if num_reads is not None:
@@ -196,12 +199,14 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
             if "chain_break_fraction" in ss.record.dtype.names and len(ss)
             else 0.0
         )
-        ss.info.update({
-            "backend": "dwave",
-            "chain_break_fraction": cbf,
-            "embedding_qubits": int(sum(len(c) for c in embedding.values())),
-            "native": direct,
-            "hardware_time_s": float(timing["qpu_access_time"]) * 1e-6 if "qpu_access_time" in timing else None,
-            "wall_time_s": wall,
-        })
+        ss.info.update(
+            {
+                "backend": "dwave",
+                "chain_break_fraction": cbf,
+                "embedding_qubits": int(sum(len(c) for c in embedding.values())),
+                "native": direct,
+                "hardware_time_s": float(timing["qpu_access_time"]) * 1e-6 if "qpu_access_time" in timing else None,
+                "wall_time_s": wall,
+            }
+        )
         return ss

@@ -58,7 +58,8 @@ class _OceanMixin:
             raise InvalidInputError(
                 f"unknown option(s) for the {self._name} backend: {', '.join(unknown)}",
                 fix=f"use the dwave-samplers parameters: {', '.join(sorted(self.parameters))}",
-                backend=self._name, options=unknown,
+                backend=self._name,
+                options=unknown,
             )
         self.max_variables = max_variables
         self.defaults = dict(defaults)
@@ -75,14 +76,17 @@ class _OceanMixin:
                 f"the {self._name} backend is limited to {self.max_variables} variables; the problem has "
                 f"{bqm.num_variables}",
                 fix="decompose the problem, lower fewer tokens or bits, or raise max_variables",
-                size=bqm.num_variables, limit=self.max_variables, unit="variables",
+                size=bqm.num_variables,
+                limit=self.max_variables,
+                unit="variables",
             )
         unknown = sorted(set(kwargs) - set(self.parameters))
         if unknown:
             raise InvalidInputError(
                 f"unknown option(s) for the {self._name} backend: {', '.join(unknown)}",
                 fix=f"use the dwave-samplers parameters: {', '.join(sorted(self.parameters))}",
-                backend=self._name, options=unknown,
+                backend=self._name,
+                options=unknown,
             )
         options = {**self.defaults, **kwargs}
         t0 = time.perf_counter()

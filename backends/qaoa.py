@@ -107,8 +107,13 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
         basis_gates: tuple[str, ...] | list[str] = _DEFAULT_BASIS,
         max_qubits: int = DEFAULT_MAX_QUBITS,
     ) -> None:
-        for name, value, low in (("reps", reps, 1), ("maxiter", maxiter, 1), ("shots", shots, 1),
-                                 ("max_qubits", max_qubits, 1), ("optimization_level", optimization_level, 0)):
+        for name, value, low in (
+            ("reps", reps, 1),
+            ("maxiter", maxiter, 1),
+            ("shots", shots, 1),
+            ("max_qubits", max_qubits, 1),
+            ("optimization_level", optimization_level, 0),
+        ):
             _check_int(name, value, low)
         if optimization_level > 3:
             raise InvalidInputError(f"optimization_level must be 0..3, got {optimization_level}")
@@ -144,14 +149,19 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
         """Raise :class:`ProblemTooLargeError` if ``num_qubits`` cannot be simulated."""
         need, free = statevector_bytes(num_qubits), available_memory()
         if num_qubits > self.max_qubits or need > free:
-            why = (f"above the practical limit of {self.max_qubits} qubits" if num_qubits > self.max_qubits
-                   else f"over the {free / 2**30:.1f} GiB of available memory")
+            why = (
+                f"above the practical limit of {self.max_qubits} qubits"
+                if num_qubits > self.max_qubits
+                else f"over the {free / 2**30:.1f} GiB of available memory"
+            )
             raise ProblemTooLargeError(
                 f"QAOA needs {num_qubits} qubits, one per variable; the statevector takes 16 * 2^{num_qubits} "
                 f"bytes = {need / 2**30:.3g} GiB, {why}",
                 fix="decompose the problem into smaller sub-problems, lower fewer tokens, or use a smaller "
                 "bit width (--bits); or use a classical backend (sa, cim)",
-                size=num_qubits, limit=self.max_qubits, unit="qubits",
+                size=num_qubits,
+                limit=self.max_qubits,
+                unit="qubits",
             )
 
     # ------------------------------------------------------------------ sampling
@@ -188,7 +198,8 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
         pm = _RecordingPassManager(self._pass_manager(sub_seed))
         qaoa = QAOA(
             SamplerV2(
-                default_shots=shots, seed=sub_seed,
+                default_shots=shots,
+                seed=sub_seed,
                 # small circuits: one thread avoids OpenMP start-up cost on shared machines
                 options={"backend_options": {"max_parallel_threads": 1 if n < _PARALLEL_QUBITS else 0}},
             ),
@@ -234,8 +245,12 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
         vectors: Any = bqm.to_numpy_vectors(variable_order=order)
         lin, (r, c, d), offset = vectors[0], vectors[1], vectors[2]
         ir = QuadraticIR.from_coo(
-            linear=np.asarray(lin, dtype=np.float64), rows=r, cols=c, data=np.asarray(d, dtype=np.float64),
-            offset=[float(offset)], vartype="SPIN" if bqm.vartype is dimod.SPIN else "BINARY",
+            linear=np.asarray(lin, dtype=np.float64),
+            rows=r,
+            cols=c,
+            data=np.asarray(d, dtype=np.float64),
+            offset=[float(offset)],
+            vartype="SPIN" if bqm.vartype is dimod.SPIN else "BINARY",
         )
         op, _ = ir_to_pauli(ir)
         scale = float(np.max(np.abs(op.coeffs))) if op.size else 1.0

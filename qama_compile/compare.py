@@ -63,14 +63,42 @@ __all__ = ["COLUMNS", "TABLE_COLUMNS", "CompareResult", "attention_correlation",
 
 #: Every field of a row, in order (the CSV header).
 COLUMNS = (
-    "problem", "backend", "status", "reads", "best_energy", "mean_energy", "reference_energy", "reference",
-    "residual", "p_ground", "tts99_s", "wall_time_s", "hardware_time_s", "chain_break_fraction", "mask_mae",
-    "hard_mask_agreement", "attention_corr", "reason",
+    "problem",
+    "backend",
+    "status",
+    "reads",
+    "best_energy",
+    "mean_energy",
+    "reference_energy",
+    "reference",
+    "residual",
+    "p_ground",
+    "tts99_s",
+    "wall_time_s",
+    "hardware_time_s",
+    "chain_break_fraction",
+    "mask_mae",
+    "hard_mask_agreement",
+    "attention_corr",
+    "reason",
 )
 #: The columns :meth:`CompareResult.table` prints by default.
 TABLE_COLUMNS = (
-    "problem", "backend", "status", "best_energy", "mean_energy", "residual", "p_ground", "tts99_s", "wall_time_s",
-    "hardware_time_s", "chain_break_fraction", "mask_mae", "hard_mask_agreement", "attention_corr", "reason",
+    "problem",
+    "backend",
+    "status",
+    "best_energy",
+    "mean_energy",
+    "residual",
+    "p_ground",
+    "tts99_s",
+    "wall_time_s",
+    "hardware_time_s",
+    "chain_break_fraction",
+    "mask_mae",
+    "hard_mask_agreement",
+    "attention_corr",
+    "reason",
 )
 _HARDWARE_KEYS = ("hardware_time_s", "emulated_hardware_time_s", "emulated_time_s", "qpu_time_s")
 DEFAULT_BACKENDS = ("exact", "cim", "sa", "qaoa")
@@ -140,7 +168,8 @@ class CompareResult:
         """The rows as an aligned text table (reasons cut to ``reason_width`` characters)."""
         rows = [
             {**r, "reason": r["reason"][: reason_width - 3] + "..."}
-            if isinstance(r.get("reason"), str) and len(r["reason"]) > reason_width else r
+            if isinstance(r.get("reason"), str) and len(r["reason"]) > reason_width
+            else r
             for r in self.rows
         ]
         return format_table(rows, columns=list(columns), digits=digits)
@@ -180,19 +209,28 @@ class CompareResult:
         ref = self.reference_energies[problem] if self.reference_energies else None
         exact = any(r["problem"] == problem and r["reference"] == "exact" for r in self.rows)
         if energies:
-            written.append(plot_energy_distributions(
-                energies, path, ground_energy=ref if exact else None,
-                title=f"Energies of all reads per backend (problem {problem})",
-            ))
+            written.append(
+                plot_energy_distributions(
+                    energies,
+                    path,
+                    ground_energy=ref if exact else None,
+                    title=f"Energies of all reads per backend (problem {problem})",
+                )
+            )
         w = self.reference_weights[problem] if self.reference_weights else None
         if w is not None and self.attention is not None:
             n = w.shape[1]
             labels = list(tokens) if tokens is not None else [f"t{i}" for i in range(n)]
             src = self.info.get("reference_source", [None] * (problem + 1))[problem]
-            written.append(plot_masks(
-                w, self.attention[problem], labels, path.with_name(path.stem + "_masks" + (path.suffix or ".png")),
-                title=f"QAMA mask of the best solution ({src}) vs softmax attention, problem {problem}",
-            ))
+            written.append(
+                plot_masks(
+                    w,
+                    self.attention[problem],
+                    labels,
+                    path.with_name(path.stem + "_masks" + (path.suffix or ".png")),
+                    title=f"QAMA mask of the best solution ({src}) vs softmax attention, problem {problem}",
+                )
+            )
         return written
 
 
@@ -217,8 +255,9 @@ def _hardware_time(samplesets: Sequence[Any]) -> float | None:
     return None
 
 
-def _cluster_job(problem: AttentionProblem, name: str, options: dict[str, Any], reads: int, seed: int,
-                 target: Any) -> Any:
+def _cluster_job(
+    problem: AttentionProblem, name: str, options: dict[str, Any], reads: int, seed: int, target: Any
+) -> Any:
     """One (problem, backend) run on a Dask worker; the sampler is built there."""
     from .registry import get_backend
     from .solver import solve
@@ -226,10 +265,20 @@ def _cluster_job(problem: AttentionProblem, name: str, options: dict[str, Any], 
     return solve(problem, backend=get_backend(name, **options), num_reads=reads, seed=seed, target=target)
 
 
-def _run_on_cluster(client: Any, problem: AttentionProblem, names: list[str], samplers: dict[str, Any],
-                    setup_errors: dict[str, str], options: dict[str, dict[str, Any]], num_reads: int, seed: int,
-                    target: Any, results: dict[tuple[int, str], Any], errors: dict[tuple[int, str], str],
-                    bar: Any) -> None:
+def _run_on_cluster(
+    client: Any,
+    problem: AttentionProblem,
+    names: list[str],
+    samplers: dict[str, Any],
+    setup_errors: dict[str, str],
+    options: dict[str, dict[str, Any]],
+    num_reads: int,
+    seed: int,
+    target: Any,
+    results: dict[tuple[int, str], Any],
+    errors: dict[tuple[int, str], str],
+    bar: Any,
+) -> None:
     from distributed import as_completed
 
     futures: dict[Any, tuple[int, str]] = {}
@@ -241,8 +290,9 @@ def _run_on_cluster(client: Any, problem: AttentionProblem, names: list[str], sa
                 bar.update(1)
                 continue
             reads = 1 if name in _DETERMINISTIC_ONE_READ else int(num_reads)
-            fut = client.submit(_cluster_job, single, name, options.get(name, {}), reads, seed + b, target,
-                                pure=False, retries=2)
+            fut = client.submit(
+                _cluster_job, single, name, options.get(name, {}), reads, seed + b, target, pure=False, retries=2
+            )
             futures[fut] = (b, name)
     for fut in as_completed(list(futures)):
         key = futures[fut]
@@ -288,8 +338,10 @@ def compare(
     from .solver import solve
 
     if not isinstance(problem, AttentionProblem):
-        raise InvalidInputError(f"compare() takes an AttentionProblem, got {type(problem).__name__}",
-                                fix="build one with qama_compile.lower_attention(q, k, v)")
+        raise InvalidInputError(
+            f"compare() takes an AttentionProblem, got {type(problem).__name__}",
+            fix="build one with qama_compile.lower_attention(q, k, v)",
+        )
     names = [backends] if isinstance(backends, str) else list(backends)
     if not names:
         raise InvalidInputError("no backends to compare", fix="pass e.g. backends=('exact', 'sa')")
@@ -314,8 +366,9 @@ def compare(
     bar = _progress(bsz * len(names), enabled=progress)
     if client is not None:
         try:
-            _run_on_cluster(client, problem, names, samplers, setup_errors, options, num_reads, seed, target,
-                            results, errors, bar)
+            _run_on_cluster(
+                client, problem, names, samplers, setup_errors, options, num_reads, seed, target, results, errors, bar
+            )
         finally:
             bar.close()
     try:
@@ -328,8 +381,9 @@ def compare(
                 else:
                     reads = 1 if name in _DETERMINISTIC_ONE_READ else int(num_reads)
                     try:
-                        results[b, name] = solve(single, backend=samplers[name], num_reads=reads, seed=seed + b,
-                                                 target=target)
+                        results[b, name] = solve(
+                            single, backend=samplers[name], num_reads=reads, seed=seed + b, target=target
+                        )
                     except QamaError as exc:
                         errors[b, name] = f"{type(exc).__name__}: {exc}"
                 bar.update(1)
@@ -345,8 +399,9 @@ def compare(
     ref_sources: list[str | None] = []
     for b in range(bsz):
         single = problem.select([b])
-        ref_e, ref_w, ref_kind, ref_src = _reference(single, b, names, results, exact_max_variables,
-                                                     logical_exact_row=target is None)
+        ref_e, ref_w, ref_kind, ref_src = _reference(
+            single, b, names, results, exact_max_variables, logical_exact_row=target is None
+        )
         ref_energies.append(ref_e)
         ref_weights.append(ref_w)
         ref_sources.append(ref_src)
@@ -365,32 +420,60 @@ def compare(
             wall = float(res.info["wall_time_s"][0])
             w = res.weights[0]
             cbf = res.info.get("chain_break_fraction")
-            rows.append({
-                "problem": b, "backend": name, "status": "ok", "reads": int(total),
-                "best_energy": float(res.energies[0]), "mean_energy": float((e * counts).sum() / total),
-                "reference_energy": ref_e, "reference": ref_kind,
-                "residual": _residual(float(res.energies[0]), ref_e, tol),
-                "p_ground": p, "tts99_s": tts99(wall / max(total, 1.0), p), "wall_time_s": wall,
-                "hardware_time_s": _hardware_time(res.samplesets),
-                "chain_break_fraction": None if cbf is None else float(cbf[0]),
-                "mask_mae": None if ref_w is None else float(np.abs(w - ref_w).mean()),
-                "hard_mask_agreement": None if ref_w is None else float(((w > 0) == (ref_w > 0)).mean()),
-                "attention_corr": attention_correlation(w, single.attention[0]),
-                "reason": None,
-            })
+            rows.append(
+                {
+                    "problem": b,
+                    "backend": name,
+                    "status": "ok",
+                    "reads": int(total),
+                    "best_energy": float(res.energies[0]),
+                    "mean_energy": float((e * counts).sum() / total),
+                    "reference_energy": ref_e,
+                    "reference": ref_kind,
+                    "residual": _residual(float(res.energies[0]), ref_e, tol),
+                    "p_ground": p,
+                    "tts99_s": tts99(wall / max(total, 1.0), p),
+                    "wall_time_s": wall,
+                    "hardware_time_s": _hardware_time(res.samplesets),
+                    "chain_break_fraction": None if cbf is None else float(cbf[0]),
+                    "mask_mae": None if ref_w is None else float(np.abs(w - ref_w).mean()),
+                    "hard_mask_agreement": None if ref_w is None else float(((w > 0) == (ref_w > 0)).mean()),
+                    "attention_corr": attention_correlation(w, single.attention[0]),
+                    "reason": None,
+                }
+            )
             energies[name].append(np.repeat(e, counts.astype(np.int64)))
             weights[name].append(w)
-    info = {"backends": names, "target": None if target is None else str(getattr(target, "name", target)),
-            "num_reads": int(num_reads), "seed": int(seed), "batch_size": bsz, "shape": list(problem.shape),
-            "variables": problem.ir.num_variables, "reference_source": ref_sources,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    return CompareResult(rows=rows, energies=energies, weights=weights, reference_weights=ref_weights,
-                         reference_energies=ref_energies, attention=problem.attention, info=info)
+    info = {
+        "backends": names,
+        "target": None if target is None else str(getattr(target, "name", target)),
+        "num_reads": int(num_reads),
+        "seed": int(seed),
+        "batch_size": bsz,
+        "shape": list(problem.shape),
+        "variables": problem.ir.num_variables,
+        "reference_source": ref_sources,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    return CompareResult(
+        rows=rows,
+        energies=energies,
+        weights=weights,
+        reference_weights=ref_weights,
+        reference_energies=ref_energies,
+        attention=problem.attention,
+        info=info,
+    )
 
 
 def _reference(
-    single: AttentionProblem, b: int, names: list[str], results: dict[tuple[int, str], Any], exact_max: int,
-    *, logical_exact_row: bool,
+    single: AttentionProblem,
+    b: int,
+    names: list[str],
+    results: dict[tuple[int, str], Any],
+    exact_max: int,
+    *,
+    logical_exact_row: bool,
 ) -> tuple[float, NDArray[np.float64] | None, str, str | None]:
     """(energy, weights, 'exact' | 'best known' | 'none', source) of problem ``b``'s reference.
 
@@ -405,8 +488,12 @@ def _reference(
         from .solver import solve
 
         try:
-            res = solve(single, backend="exact", num_reads=1,
-                        backend_options={"max_variables": max(exact_max, single.ir.num_variables)})
+            res = solve(
+                single,
+                backend="exact",
+                num_reads=1,
+                backend_options={"max_variables": max(exact_max, single.ir.num_variables)},
+            )
             return float(res.energies[0]), res.weights[0], "exact", "exact (reference)"
         except QamaError:
             pass

@@ -136,10 +136,14 @@ class CompiledProblem:
     def summary(self) -> dict[str, Any]:
         """JSON-ready counts, facts and the log."""
         return {
-            "target": self.target.name, "logical_variables": self.logical.num_variables,
-            "logical_couplers": self.logical.num_couplers, "physical_qubits": self.physical.num_variables,
-            "physical_couplers": self.physical.num_couplers, "batch_size": self.physical.batch_size,
-            "properties": _jsonable(dict(self.properties)), "log": [_jsonable(r.as_dict()) for r in self.log],
+            "target": self.target.name,
+            "logical_variables": self.logical.num_variables,
+            "logical_couplers": self.logical.num_couplers,
+            "physical_qubits": self.physical.num_variables,
+            "physical_couplers": self.physical.num_couplers,
+            "batch_size": self.physical.batch_size,
+            "properties": _jsonable(dict(self.properties)),
+            "log": [_jsonable(r.as_dict()) for r in self.log],
         }
 
 
@@ -224,8 +228,15 @@ def compile(
             f"compile() takes an AttentionProblem or a QuadraticIR, got {type(problem).__name__}",
             fix="build one with qama_compile.lower_attention(q, k, v)",
         )
-    options: dict[str, Any] = {"seed": seed, "chain_strength": chain_strength, "unembed": unembed, "quantize": quantize,
-               "bits": bits, "method": embedding, "timeout": timeout}
+    options: dict[str, Any] = {
+        "seed": seed,
+        "chain_strength": chain_strength,
+        "unembed": unembed,
+        "quantize": quantize,
+        "bits": bits,
+        "method": embedding,
+        "timeout": timeout,
+    }
     if pipeline is not None:
         pm = pipeline if isinstance(pipeline, PassManager) else PassManager(pipeline)
         physical, ctx = pm.run(ir, target=tgt, **options)
@@ -244,6 +255,11 @@ def compile(
         else:  # too large: the result is the plan; subproblems are compiled when they are solved
             ctx.properties["decomposed"] = True
     return CompiledProblem(
-        logical=ir, physical=physical, decoder=tuple(ctx.decoders), log=tuple(ctx.records), target=tgt,
-        properties=dict(ctx.properties), problem=attention,
+        logical=ir,
+        physical=physical,
+        decoder=tuple(ctx.decoders),
+        log=tuple(ctx.records),
+        target=tgt,
+        properties=dict(ctx.properties),
+        problem=attention,
     )

@@ -31,8 +31,18 @@ from .errors import FileFormatError, InvalidInputError
 
 FORMAT_VERSION = 1
 DATA_FILE = "minilm_qkv.npz"
-_SCALARS = ("format_version", "model_name", "model_source", "model_sha256", "model_license",
-            "sentences", "num_tokens", "layers", "heads", "head_dim")
+_SCALARS = (
+    "format_version",
+    "model_name",
+    "model_source",
+    "model_sha256",
+    "model_license",
+    "sentences",
+    "num_tokens",
+    "layers",
+    "heads",
+    "head_dim",
+)
 
 Selection = int | Sequence[int] | range | None
 
@@ -74,8 +84,10 @@ class ExampleTensors:
         "layer 0, heads [3], tokens [1, 2] ('why', 'do')"
         """
         short = self.model_name.rsplit("/", 1)[-1]
-        return (f"{short}, sentence {self.sentence_index} {self.sentence!r}, layer {self.layer}, "
-                f"heads {list(self.heads)}, tokens {list(self.token_indices)} {self.tokens!r}")
+        return (
+            f"{short}, sentence {self.sentence_index} {self.sentence!r}, layer {self.layer}, "
+            f"heads {list(self.heads)}, tokens {list(self.token_indices)} {self.tokens!r}"
+        )
 
 
 def data_path() -> Path:
@@ -97,10 +109,12 @@ def _read_cached(path: str) -> dict[str, NDArray[Any]]:
 
 
 def _load_and_validate(path: Path) -> dict[str, NDArray[Any]]:
-    def bad(message: str, fix: str = "regenerate it with scripts/capture_minilm.py or reinstall qama-compile",
-            **fields: Any) -> FileFormatError:
-        return FileFormatError(f"dataset {path}: {message}", fix=fix, path=str(path), format="qama-minilm-npz",
-                               **fields)
+    def bad(
+        message: str, fix: str = "regenerate it with scripts/capture_minilm.py or reinstall qama-compile", **fields: Any
+    ) -> FileFormatError:
+        return FileFormatError(
+            f"dataset {path}: {message}", fix=fix, path=str(path), format="qama-minilm-npz", **fields
+        )
 
     if not path.is_file():
         raise bad("file not found")
@@ -114,17 +128,22 @@ def _load_and_validate(path: Path) -> dict[str, NDArray[Any]]:
         raise bad(f"missing arrays {missing}")
     version = int(arrays["format_version"])
     if version != FORMAT_VERSION:
-        raise bad(f"format version {version} is not supported (this qama-compile reads version {FORMAT_VERSION})",
-                  fix="upgrade qama-compile or regenerate the file with this version's scripts/capture_minilm.py",
-                  version=version)
+        raise bad(
+            f"format version {version} is not supported (this qama-compile reads version {FORMAT_VERSION})",
+            fix="upgrade qama-compile or regenerate the file with this version's scripts/capture_minilm.py",
+            version=version,
+        )
     layers, heads, dim = (int(arrays[n]) for n in ("layers", "heads", "head_dim"))
     counts = arrays["num_tokens"]
     if arrays["sentences"].ndim != 1 or counts.shape != arrays["sentences"].shape:
         raise bad("'sentences' and 'num_tokens' must be 1-D of equal length")
     for s, n in enumerate(counts.tolist()):
         expect = {
-            f"q_{s}": (layers, heads, n, dim), f"k_{s}": (layers, heads, n, dim), f"v_{s}": (layers, heads, n, dim),
-            f"attention_{s}": (layers, heads, n, n), f"tokens_{s}": (n,),
+            f"q_{s}": (layers, heads, n, dim),
+            f"k_{s}": (layers, heads, n, dim),
+            f"v_{s}": (layers, heads, n, dim),
+            f"attention_{s}": (layers, heads, n, n),
+            f"tokens_{s}": (n,),
         }
         for name, shape in expect.items():
             if name not in arrays:
@@ -143,27 +162,38 @@ def _pick(choice: Selection, size: int, what: str, keyword: str) -> NDArray[np.i
     if choice is None:
         return np.arange(size)
     if isinstance(choice, bool):
-        raise InvalidInputError(f"{keyword} must be an int or a sequence of indices, got {choice!r}",
-                                fix=f"pass e.g. {keyword}=2 or {keyword}=[0, 1]")
+        raise InvalidInputError(
+            f"{keyword} must be an int or a sequence of indices, got {choice!r}",
+            fix=f"pass e.g. {keyword}=2 or {keyword}=[0, 1]",
+        )
     if isinstance(choice, (int, np.integer)):
         if not 1 <= choice <= size:
             raise InvalidInputError(
                 f"{keyword}={choice} asks for the first {choice} {what}, but there are {size}",
-                fix=f"pass 1 <= {keyword} <= {size}, or a list of indices", value=int(choice), limit=size)
+                fix=f"pass 1 <= {keyword} <= {size}, or a list of indices",
+                value=int(choice),
+                limit=size,
+            )
         return np.arange(int(choice))
     try:
         idx = np.asarray(list(choice))
     except TypeError as exc:
-        raise InvalidInputError(f"{keyword} must be an int or a sequence of indices, got {choice!r}",
-                                fix=f"pass e.g. {keyword}=[0, 1]") from exc
+        raise InvalidInputError(
+            f"{keyword} must be an int or a sequence of indices, got {choice!r}", fix=f"pass e.g. {keyword}=[0, 1]"
+        ) from exc
     if idx.size == 0 or idx.ndim != 1 or idx.dtype.kind not in "iu":
-        raise InvalidInputError(f"{keyword} must be a non-empty sequence of integer indices, got {choice!r}",
-                                fix=f"pass e.g. {keyword}=[0, 1]")
+        raise InvalidInputError(
+            f"{keyword} must be a non-empty sequence of integer indices, got {choice!r}",
+            fix=f"pass e.g. {keyword}=[0, 1]",
+        )
     out_of_range = idx[(idx < 0) | (idx >= size)]
     if out_of_range.size:
         raise InvalidInputError(
             f"{keyword} index {int(out_of_range[0])} is out of range: there are {size} {what} (0..{size - 1})",
-            fix=f"pick {what} in 0..{size - 1}", value=int(out_of_range[0]), limit=size)
+            fix=f"pick {what} in 0..{size - 1}",
+            value=int(out_of_range[0]),
+            limit=size,
+        )
     if np.unique(idx).size != idx.size:
         raise InvalidInputError(f"{keyword} has repeated indices: {idx.tolist()}", fix="list each index once")
     return idx.astype(np.int64)
@@ -194,16 +224,24 @@ def load_example(
     z = _read(path)
     texts = z["sentences"]
     n_sent, n_layers, n_heads = texts.size, int(z["layers"]), int(z["heads"])
-    for keyword, value, size, what in (("sentence", sentence, n_sent, "sentences"),
-                                       ("layer", layer, n_layers, "layers")):
+    for keyword, value, size, what in (
+        ("sentence", sentence, n_sent, "sentences"),
+        ("layer", layer, n_layers, "layers"),
+    ):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise InvalidInputError(f"{keyword} must be an integer index, got {value!r}",
-                                    fix=f"pass {keyword} in 0..{size - 1}", value=value, limit=size)
+            raise InvalidInputError(
+                f"{keyword} must be an integer index, got {value!r}",
+                fix=f"pass {keyword} in 0..{size - 1}",
+                value=value,
+                limit=size,
+            )
         if not 0 <= value < size:
             raise InvalidInputError(
                 f"{keyword}={value!r} is out of range: the dataset has {size} {what} (0..{size - 1})",
                 fix=f"pass {keyword} in 0..{size - 1} (see qama_compile.datasets.list_examples())",
-                value=value, limit=size)
+                value=value,
+                limit=size,
+            )
     s, li = int(sentence), int(layer)
     h_idx = _pick(heads, n_heads, "heads", "heads")
     t_idx = _pick(tokens, int(z["num_tokens"][s]), f"tokens in sentence {s}", "tokens")
@@ -216,9 +254,16 @@ def load_example(
     att = np.array(z[f"attention_{s}"][li][h_idx][:, t_idx][:, :, t_idx], dtype=np.float64)
     att.setflags(write=False)
     return ExampleTensors(
-        q=take("q"), k=take("k"), v=take("v"), attention=att,
-        tokens=tuple(str(t) for t in z[f"tokens_{s}"][t_idx]), sentence=str(texts[s]), sentence_index=s,
-        layer=li, heads=tuple(int(h) for h in h_idx), token_indices=tuple(int(t) for t in t_idx),
+        q=take("q"),
+        k=take("k"),
+        v=take("v"),
+        attention=att,
+        tokens=tuple(str(t) for t in z[f"tokens_{s}"][t_idx]),
+        sentence=str(texts[s]),
+        sentence_index=s,
+        layer=li,
+        heads=tuple(int(h) for h in h_idx),
+        token_indices=tuple(int(t) for t in t_idx),
         model_name=str(z["model_name"]),
     )
 
@@ -231,11 +276,21 @@ def list_examples(*, path: str | os.PathLike[str] | None = None) -> list[dict[st
     ('Quantum annealers search for low energy states.', 12, 6, 12, 32)
     """
     z = _read(path)
-    common = {"layers": int(z["layers"]), "heads": int(z["heads"]), "head_dim": int(z["head_dim"]),
-              "model": str(z["model_name"]), "license": str(z["model_license"])}
+    common = {
+        "layers": int(z["layers"]),
+        "heads": int(z["heads"]),
+        "head_dim": int(z["head_dim"]),
+        "model": str(z["model_name"]),
+        "license": str(z["model_license"]),
+    }
     return [
-        {"sentence": s, "text": str(text), "num_tokens": int(z["num_tokens"][s]),
-         "tokens": [str(t) for t in z[f"tokens_{s}"]], **common}
+        {
+            "sentence": s,
+            "text": str(text),
+            "num_tokens": int(z["num_tokens"][s]),
+            "tokens": [str(t) for t in z[f"tokens_{s}"]],
+            **common,
+        }
         for s, text in enumerate(z["sentences"])
     ]
 
@@ -247,6 +302,11 @@ def dataset_info(*, path: str | os.PathLike[str] | None = None) -> dict[str, Any
     'Apache-2.0'
     """
     z = _read(path)
-    return {"model": str(z["model_name"]), "source": str(z["model_source"]), "license": str(z["model_license"]),
-            "model_sha256": str(z["model_sha256"]), "format_version": int(z["format_version"]),
-            "sentences": int(z["sentences"].size)}
+    return {
+        "model": str(z["model_name"]),
+        "source": str(z["model_source"]),
+        "license": str(z["model_license"]),
+        "model_sha256": str(z["model_sha256"]),
+        "format_version": int(z["format_version"]),
+        "sentences": int(z["sentences"].size),
+    }

@@ -64,15 +64,26 @@ class BackendRow:
 
     def as_dict(self, tokens: Sequence[str], ground: float | None = None) -> dict[str, Any]:
         """A JSON-friendly dict (energies summarised, weights and selection included)."""
-        out: dict[str, Any] = {"backend": self.backend, "status": self.status, "energy": self.energy,
-                               "gap_to_exact": self.gap, "wall_time_s": self.wall_time_s, "reason": self.reason}
+        out: dict[str, Any] = {
+            "backend": self.backend,
+            "status": self.status,
+            "energy": self.energy,
+            "gap_to_exact": self.gap,
+            "wall_time_s": self.wall_time_s,
+            "reason": self.reason,
+        }
         if self.weights is not None:
             out["weights"] = self.weights
             out["selected_tokens"] = selected_tokens(self.weights, tokens)
         if self.read_energies is not None:
             e = self.read_energies
-            out["reads"] = {"count": int(e.size), "min": float(e.min()), "mean": float(e.mean()),
-                            "max": float(e.max()), "at_ground": _ground_hits(self, ground)}
+            out["reads"] = {
+                "count": int(e.size),
+                "min": float(e.min()),
+                "mean": float(e.mean()),
+                "max": float(e.max()),
+                "at_ground": _ground_hits(self, ground),
+            }
         return out
 
 
@@ -89,8 +100,9 @@ def selected_tokens(weights: NDArray[np.float64], tokens: Sequence[str]) -> str:
     return " | ".join(parts)
 
 
-def run_backend(problem: AttentionProblem, name: str, *, seed: int, num_reads: int,
-                ground: float | None = None) -> BackendRow:
+def run_backend(
+    problem: AttentionProblem, name: str, *, seed: int, num_reads: int, ground: float | None = None
+) -> BackendRow:
     """Solve problem 0 on backend ``name``; a QamaError becomes a row with the reason.
 
     The exact backend is the reference and is not guarded: its errors propagate.
@@ -117,12 +129,19 @@ def run_backend(problem: AttentionProblem, name: str, *, seed: int, num_reads: i
     if ground is not None:  # equal energies recomputed in different batch shapes differ by ~1e-15
         gap = energy - ground
         gap = 0.0 if abs(gap) <= 1e-9 * (1.0 + abs(ground)) else gap
-    return BackendRow(name, "ok", energy=energy, gap=gap,
-                      wall_time_s=wall, weights=result.weights[0], read_energies=reads)
+    return BackendRow(
+        name, "ok", energy=energy, gap=gap, wall_time_s=wall, weights=result.weights[0], read_energies=reads
+    )
 
 
-def backend_rows(problem: AttentionProblem, names: Sequence[str], *, seed: int = 0, num_reads: int = 100,
-                 echo: Callable[[str], None] | None = None) -> list[BackendRow]:
+def backend_rows(
+    problem: AttentionProblem,
+    names: Sequence[str],
+    *,
+    seed: int = 0,
+    num_reads: int = 100,
+    echo: Callable[[str], None] | None = None,
+) -> list[BackendRow]:
     """Rows for ``names`` (``"exact"`` first if listed; it sets the ground energy for gaps)."""
     ordered = sorted(names, key=lambda n: n != "exact")
     rows: list[BackendRow] = []
@@ -135,8 +154,14 @@ def backend_rows(problem: AttentionProblem, names: Sequence[str], *, seed: int =
             ground = row.energy
             row = BackendRow(**{**row.__dict__, "gap": 0.0})
         if echo:
-            echo(f"      {name}: {row.status}" + (f", best energy {row.energy:.6g} in {row.wall_time_s:.2f} s"
-                                                    if row.status == "ok" else f" ({row.reason})"))
+            echo(
+                f"      {name}: {row.status}"
+                + (
+                    f", best energy {row.energy:.6g} in {row.wall_time_s:.2f} s"
+                    if row.status == "ok"
+                    else f" ({row.reason})"
+                )
+            )
         rows.append(row)
     return rows
 
@@ -148,10 +173,16 @@ def table(rows: Sequence[BackendRow], tokens: Sequence[str]) -> str:
     for r in rows:
         if r.status == "ok":
             assert r.weights is not None
-            cells.append({"backend": r.backend, "best energy": r.energy, "gap to exact": r.gap,
-                          "wall time [s]": None if r.wall_time_s is None else round(r.wall_time_s, 3),
-                          "reads at ground": _ground_hits(r, ground),
-                          "selected tokens": selected_tokens(r.weights, tokens)})
+            cells.append(
+                {
+                    "backend": r.backend,
+                    "best energy": r.energy,
+                    "gap to exact": r.gap,
+                    "wall time [s]": None if r.wall_time_s is None else round(r.wall_time_s, 3),
+                    "reads at ground": _ground_hits(r, ground),
+                    "selected tokens": selected_tokens(r.weights, tokens),
+                }
+            )
         else:
             reason = r.reason if len(r.reason) <= 70 else r.reason[:67] + "..."
             cells.append({"backend": r.backend, "reads at ground": r.status, "selected tokens": reason})
@@ -213,8 +244,10 @@ def run_demo(
         echo(f"      {line}")
 
     names = ["exact", *[b for b in backends if b != "exact"]]
-    echo(f"[4/5] solve: exact enumeration of 2^{summary['variables']} states, then {', '.join(names[1:]) or 'nothing'}"
-         f" (seed {seed}, {num_reads} reads)")
+    echo(
+        f"[4/5] solve: exact enumeration of 2^{summary['variables']} states, then {', '.join(names[1:]) or 'nothing'}"
+        f" (seed {seed}, {num_reads} reads)"
+    )
     rows = backend_rows(problem, names, seed=seed, num_reads=num_reads, echo=echo)
 
     echo(f"[5/5] write: {out}/")
@@ -240,8 +273,16 @@ def _facts(s: dict[str, Any]) -> list[str]:
     ]
 
 
-def _write_outputs(out: Path, ex: ExampleTensors, problem: AttentionProblem, summary: dict[str, Any],
-                   rows: list[BackendRow], *, seed: int, plots: bool) -> dict[str, Path]:
+def _write_outputs(
+    out: Path,
+    ex: ExampleTensors,
+    problem: AttentionProblem,
+    summary: dict[str, Any],
+    rows: list[BackendRow],
+    *,
+    seed: int,
+    plots: bool,
+) -> dict[str, Path]:
     files: dict[str, Path] = {}
     exact = rows[0]
     if plots:
@@ -249,24 +290,41 @@ def _write_outputs(out: Path, ex: ExampleTensors, problem: AttentionProblem, sum
 
         assert exact.weights is not None
         files["masks_png"] = plot_masks(
-            exact.weights, ex.attention, ex.tokens, out / "masks.png",
+            exact.weights,
+            ex.attention,
+            ex.tokens,
+            out / "masks.png",
             title=f"QAMA exact ground state vs model attention: {ex.describe()}",
             head_labels=[f"head {h}" for h in ex.heads],
-            right_label="MiniLM softmax attention" if len(ex.tokens) == _num_tokens(ex) else
-            "MiniLM softmax attention\n(rows are over the whole sentence)",
+            right_label="MiniLM softmax attention"
+            if len(ex.tokens) == _num_tokens(ex)
+            else "MiniLM softmax attention\n(rows are over the whole sentence)",
         )
         reads = {r.backend: r.read_energies for r in rows[1:] if r.status == "ok" and r.read_energies is not None}
         if reads:
             files["energies_png"] = plot_energy_distributions(
-                reads, out / "energies.png", ground_energy=exact.energy,
+                reads,
+                out / "energies.png",
+                ground_energy=exact.energy,
                 title=f"Read energies, {summary['variables']}-variable MiniLM problem",
             )
     record = {
-        "example": {"sentence": ex.sentence, "sentence_index": ex.sentence_index, "layer": ex.layer,
-                    "heads": ex.heads, "token_indices": ex.token_indices, "tokens": ex.tokens,
-                    "dataset": dataset_info()},
-        "lowering": {"bits": problem.bits, "alpha": problem.alpha, "beta": problem.beta,
-                     "penalty": problem.penalty, "normalize": problem.normalize},
+        "example": {
+            "sentence": ex.sentence,
+            "sentence_index": ex.sentence_index,
+            "layer": ex.layer,
+            "heads": ex.heads,
+            "token_indices": ex.token_indices,
+            "tokens": ex.tokens,
+            "dataset": dataset_info(),
+        },
+        "lowering": {
+            "bits": problem.bits,
+            "alpha": problem.alpha,
+            "beta": problem.beta,
+            "penalty": problem.penalty,
+            "normalize": problem.normalize,
+        },
         "summary": summary,
         "seed": seed,
         "backends": [r.as_dict(ex.tokens, exact.energy) for r in rows],

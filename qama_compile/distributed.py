@@ -98,8 +98,10 @@ class ManyResult:
             )
         if not self.samples:
             return np.zeros((0, 0), dtype=np.int8), np.zeros((0, 0, 0))
-        return (np.stack([s for s in self.samples if s is not None]),
-                np.stack([w for w in self.weights if w is not None]))
+        return (
+            np.stack([s for s in self.samples if s is not None]),
+            np.stack([w for w in self.weights if w is not None]),
+        )
 
 
 # --------------------------------------------------------------------------- seeds and inputs
@@ -128,7 +130,8 @@ def _flatten(problems: Sequence[AttentionProblem] | AttentionProblem) -> list[At
         if not isinstance(item, AttentionProblem):
             raise InvalidInputError(
                 f"item {position} of problems is a {type(item).__name__}, not an AttentionProblem",
-                fix="build problems with qama_compile.lower_attention(q, k, v)", index=position,
+                fix="build problems with qama_compile.lower_attention(q, k, v)",
+                index=position,
             )
         if item.batch_size == 1:
             out.append(item)
@@ -171,10 +174,15 @@ def _solve_batch(
         except Exception as exc:  # report and go on with the rest
             outcomes.append(_Outcome(index, None, math.nan, None, math.nan, (type(exc).__name__, str(exc))))
             continue
-        outcomes.append(_Outcome(
-            index, result.samples[0], float(result.energies[0]), result.weights[0],
-            float(sum(result.info.get("wall_time_s", [time.perf_counter() - t0]))),
-        ))
+        outcomes.append(
+            _Outcome(
+                index,
+                result.samples[0],
+                float(result.energies[0]),
+                result.weights[0],
+                float(sum(result.info.get("wall_time_s", [time.perf_counter() - t0]))),
+            )
+        )
     return outcomes
 
 
@@ -191,8 +199,10 @@ def make_client(*, workers: int | None = None, scheduler: str | None = None, **c
         )
     if scheduler is not None:
         if not isinstance(scheduler, str) or not scheduler.strip():
-            raise InvalidInputError(f"scheduler must be an address like 'tcp://host:8786', got {scheduler!r}",
-                                    fix="pass the address the dask scheduler printed")
+            raise InvalidInputError(
+                f"scheduler must be an address like 'tcp://host:8786', got {scheduler!r}",
+                fix="pass the address the dask scheduler printed",
+            )
         try:
             return distributed.Client(scheduler, timeout=cluster_options.pop("timeout", 30))
         except OSError as exc:
@@ -200,7 +210,8 @@ def make_client(*, workers: int | None = None, scheduler: str | None = None, **c
 
             raise BackendError(
                 f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}",
-                fix="start it with 'dask scheduler' and check the address and firewall", scheduler=scheduler,
+                fix="start it with 'dask scheduler' and check the address and firewall",
+                scheduler=scheduler,
             ) from exc
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise InvalidInputError(f"workers must be a positive integer, got {workers!r}", fix="pass e.g. workers=4")
@@ -291,8 +302,9 @@ def solve_many(
     tqdm = optional_import("tqdm", purpose="progress bars").tqdm
     with _client_scope(client, workers, scheduler) as active:
         size = int(batch_size) if batch_size is not None else _auto_batch_size(num, active)
-        batches = [list(zip(range(s, min(s + size, num)), singles[s : s + size], strict=True))
-                   for s in range(0, num, size)]
+        batches = [
+            list(zip(range(s, min(s + size, num)), singles[s : s + size], strict=True)) for s in range(0, num, size)
+        ]
         args = (backend, num_reads, seed, dict(backend_options or {}))
         bar = tqdm(total=num, unit="problem", desc=f"solve {name}", disable=not progress, leave=False)
         resubmitted = 0
@@ -307,15 +319,29 @@ def solve_many(
         finally:
             bar.close()
         mode = "serial" if active is None else "distributed"
-    return _assemble(num, outcomes, info={
-        "backend": name, "seed": seed, "num_reads": num_reads, "mode": mode, "batch_size": size,
-        "batches": len(batches), "resubmitted": resubmitted, "wall_time_s": time.perf_counter() - t0,
-    })
+    return _assemble(
+        num,
+        outcomes,
+        info={
+            "backend": name,
+            "seed": seed,
+            "num_reads": num_reads,
+            "mode": mode,
+            "batch_size": size,
+            "batches": len(batches),
+            "resubmitted": resubmitted,
+            "wall_time_s": time.perf_counter() - t0,
+        },
+    )
 
 
 def _run_on_cluster(
-    client: Client, batches: list[list[tuple[int, AttentionProblem]]], args: tuple[Any, ...], retries: int,
-    outcomes: dict[int, _Outcome], bar: Any,
+    client: Client,
+    batches: list[list[tuple[int, AttentionProblem]]],
+    args: tuple[Any, ...],
+    retries: int,
+    outcomes: dict[int, _Outcome],
+    bar: Any,
 ) -> int:
     distributed = optional_import("distributed", purpose="solving on a Dask cluster")
     killed_worker = distributed.KilledWorker
@@ -368,5 +394,6 @@ def _assemble(num: int, outcomes: dict[int, _Outcome], *, info: dict[str, Any]) 
         times[i] = out.solve_time_s
         if out.error is not None:
             failures.append((i, *out.error))
-    return ManyResult(samples=samples, energies=energies, weights=weights, failures=failures,
-                      info={**info, "solve_time_s": times})
+    return ManyResult(
+        samples=samples, energies=energies, weights=weights, failures=failures, info={**info, "solve_time_s": times}
+    )

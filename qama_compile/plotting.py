@@ -54,8 +54,11 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
 def _finite(name: str, array: ArrayLike, ndim: int) -> NDArray[np.float64]:
     arr = np.asarray(array, dtype=np.float64)
     if arr.ndim != ndim:
-        raise InvalidInputError(f"{name} must have {ndim} dimensions, got shape {arr.shape}",
-                                fix=f"pass {name} for one problem (drop the batch axis)", tensor=name)
+        raise InvalidInputError(
+            f"{name} must have {ndim} dimensions, got shape {arr.shape}",
+            fix=f"pass {name} for one problem (drop the batch axis)",
+            tensor=name,
+        )
     if not np.all(np.isfinite(arr)):
         raise InvalidInputError(f"{name} contains NaN or infinity", fix=f"plot finite {name}", tensor=name)
     return arr
@@ -89,8 +92,10 @@ def plot_masks(
     att = _finite("attention", attention, 3)
     h, n = w.shape
     if att.shape != (h, n, n):
-        raise InvalidInputError(f"attention must be [H, N, N] = ({h}, {n}, {n}) to match weights, got {att.shape}",
-                                fix="pass weights and attention of the same heads and tokens")
+        raise InvalidInputError(
+            f"attention must be [H, N, N] = ({h}, {n}, {n}) to match weights, got {att.shape}",
+            fix="pass weights and attention of the same heads and tokens",
+        )
     if len(tokens) != n:
         raise InvalidInputError(f"{len(tokens)} token labels for {n} tokens", fix="pass one label per token")
     labels = list(head_labels) if head_labels is not None else [f"head {t}" for t in range(h)]
@@ -139,8 +144,10 @@ def plot_energy_distributions(
     """
     if not energies:
         raise InvalidInputError("no energies to plot", fix="pass at least one backend's energies")
-    data = {name: _finite(f"energies[{name!r}]", np.atleast_1d(np.asarray(e, dtype=np.float64)), 1)
-            for name, e in energies.items()}
+    data = {
+        name: _finite(f"energies[{name!r}]", np.atleast_1d(np.asarray(e, dtype=np.float64)), 1)
+        for name, e in energies.items()
+    }
     empty = [name for name, e in data.items() if e.size == 0]
     if empty:
         raise InvalidInputError(f"no energies for {empty}", fix="drop backends without samples")
@@ -159,8 +166,9 @@ def plot_energy_distributions(
     for name, e in data.items():
         ax.hist(e, bins=edges, histtype="step", linewidth=1.5, label=f"{name} ({e.size} reads, min {e.min():.4g})")
     if ground_energy is not None:
-        ax.axvline(float(ground_energy), color="black", linestyle="--", linewidth=1,
-                   label=f"exact ground {ground_energy:.4g}")
+        ax.axvline(
+            float(ground_energy), color="black", linestyle="--", linewidth=1, label=f"exact ground {ground_energy:.4g}"
+        )
     ax.set_xlabel("energy")
     ax.set_ylabel("reads")
     ax.set_title(title, fontsize=10)

@@ -190,8 +190,9 @@ def solve(
 
         compiled = compile_problem(problem, target=target, seed=seed)
         physical_binary = compiled.physical.to_binary()  # same energy for every assignment
-        info.update({"target": compiled.target.name, "physical_qubits": compiled.num_qubits,
-                     "chain_break_fraction": []})
+        info.update(
+            {"target": compiled.target.name, "physical_qubits": compiled.num_qubits, "chain_break_fraction": []}
+        )
     best_samples, best_energies, samplesets, times = [], [], [], []
     read_samples, read_energies, read_counts = [], [], []
     for b in range(problem.batch_size):  # one backend call per problem

@@ -106,8 +106,13 @@ def _gate_counts(ir: QuadraticIR, target: Target, depths: Sequence[int], seed: i
     for p in depths:
         circuit = qaoa_ansatz(op, reps=p)
         circuit.measure_all()
-        tqc = transpile(circuit, coupling_map=coupling, basis_gates=["cz", "rz", "sx", "x"], optimization_level=1,
-                        seed_transpiler=seed)
+        tqc = transpile(
+            circuit,
+            coupling_map=coupling,
+            basis_gates=["cz", "rz", "sx", "x"],
+            optimization_level=1,
+            seed_transpiler=seed,
+        )
         ops = tqc.count_ops()
         out[f"qaoa_p{p}_depth"] = int(tqc.depth())
         out[f"qaoa_p{p}_two_qubit_gates"] = int(ops.get("cz", 0))
@@ -135,7 +140,10 @@ def inspect_targets(
     for name in targets:
         target = get_target(name)
         row: dict[str, Any] = {
-            "target": target.name, "kind": target.kind, "logical_variables": v, "logical_couplers": couplers,
+            "target": target.name,
+            "kind": target.kind,
+            "logical_variables": v,
+            "logical_couplers": couplers,
             "coupling_bits": target.coupling_bits,
             "levels": target.quantization_levels() or ("analog" if target.kind in ("annealer", "cim") else None),
         }
@@ -146,13 +154,18 @@ def inspect_targets(
         else:
             emb = cp.properties.get("embedding", {})
             quant = cp.properties.get("quantization", {})
-            row.update({
-                "fits": True, "reason": cp.properties.get("analysis", {}).get("reason", ""),
-                "physical_qubits": cp.num_qubits, "max_chain_length": emb.get("max_chain_length"),
-                "mean_chain_length": emb.get("mean_chain_length"), "utilisation": emb.get("utilisation"),
-                "max_coefficient_error": quant.get("max_coefficient_error"),
-                "rms_coefficient_error": quant.get("rms_coefficient_error"),
-            })
+            row.update(
+                {
+                    "fits": True,
+                    "reason": cp.properties.get("analysis", {}).get("reason", ""),
+                    "physical_qubits": cp.num_qubits,
+                    "max_chain_length": emb.get("max_chain_length"),
+                    "mean_chain_length": emb.get("mean_chain_length"),
+                    "utilisation": emb.get("utilisation"),
+                    "max_coefficient_error": quant.get("max_coefficient_error"),
+                    "rms_coefficient_error": quant.get("rms_coefficient_error"),
+                }
+            )
         cap = _capacity(target, has_fields=has_fields)
         if shape is not None and cap is not None:
             h, _, q = shape
@@ -241,15 +254,26 @@ def sweep(
             v_meas = prob.ir.num_variables if isinstance(prob, AttentionProblem) else prob.num_variables
         else:
             h, n, q = h0, n0, q0
-            h, n, q = (int(value), n, q) if param == "heads" else (h, int(value), q) if param == "tokens" else (
-                h, n, int(value))
+            h, n, q = (
+                (int(value), n, q)
+                if param == "heads"
+                else (h, int(value), q)
+                if param == "tokens"
+                else (h, n, int(value))
+            )
             v_meas = None
         variables, couplers = qama_counts(h, n, q)
         if v_meas is not None and v_meas != variables:
             raise InvalidInputError(f"factory problem has {v_meas} variables, expected H*N*q = {variables}")
-        row: dict[str, Any] = {"heads": h, "tokens": n, "bits": q, "logical_variables": variables,
-                               "logical_couplers": couplers, "softmax_scores": h * n * n,
-                               "softmax_bytes_fp32": 4 * h * n * n}
+        row: dict[str, Any] = {
+            "heads": h,
+            "tokens": n,
+            "bits": q,
+            "logical_variables": variables,
+            "logical_couplers": couplers,
+            "softmax_scores": h * n * n,
+            "softmax_bytes_fp32": 4 * h * n * n,
+        }
         whole = _clique_qubits(tgt, variables) if tgt.kind == "annealer" else None
         if tgt.kind != "annealer":
             row[f"qubits_{tgt.name}"] = variables + int(tgt.kind == "cim" and not tgt.native_fields)
@@ -261,8 +285,11 @@ def sweep(
             per_head = _clique_qubits(tgt, n * q)
             row[f"qubits_{tgt.name}"] = None if per_head is None else per_head[0]
             row["max_chain_length"] = None if per_head is None else per_head[1]
-            row["embedding"] = (f"does not fit (K_{n * q} per head too large)" if per_head is None
-                                else f"one head at a time: clique K_{n * q} (decomposed by head)")
+            row["embedding"] = (
+                f"does not fit (K_{n * q} per head too large)"
+                if per_head is None
+                else f"one head at a time: clique K_{n * q} (decomposed by head)"
+            )
         for t in extra:
             cap = _capacity(t)
             row[f"fits_{t.name}"] = None if cap is None else variables <= cap

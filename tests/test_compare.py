@@ -85,8 +85,9 @@ def test_too_large_for_one_backend_is_a_row_others_run() -> None:
 
 
 def test_with_a_target_reports_chain_breaks(problem) -> None:  # type: ignore[no-untyped-def]
-    res = compare(problem.select([0]), backends=("exact", "sa"), target="dwave-advantage", num_reads=30, seed=0,
-                  progress=False)
+    res = compare(
+        problem.select([0]), backends=("exact", "sa"), target="dwave-advantage", num_reads=30, seed=0, progress=False
+    )
     assert res.info["target"] == "dwave-advantage"
     for row in res.rows:
         assert row["status"] == "ok", row["reason"]

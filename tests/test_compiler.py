@@ -33,8 +33,9 @@ def _intact_physical(cp: CompiledProblem, x: np.ndarray) -> np.ndarray:
     return s
 
 
-@pytest.mark.parametrize("target", ["dwave-advantage", "dwave-advantage2", "chimera-c16", "cim-550", "ibm-heron",
-                                    "aer-statevector"])
+@pytest.mark.parametrize(
+    "target", ["dwave-advantage", "dwave-advantage2", "chimera-c16", "cim-550", "ibm-heron", "aer-statevector"]
+)
 def test_compile_decode_roundtrip_per_target(problem, target: str) -> None:  # type: ignore[no-untyped-def]
     cp = compile(problem, target=target, seed=0)
     assert cp.physical.batch_size == 2 and cp.physical.vartype == "SPIN" and cp.target.name == target
@@ -47,8 +48,9 @@ def test_compile_decode_roundtrip_per_target(problem, target: str) -> None:  # t
     assert cp.weights(_intact_physical(cp, x)).shape == (2, 5, 2, 3)
     if cp.target.kind == "annealer":  # analog: scaled only, so the physical energy is scale * logical
         scale = np.asarray(cp.physical.meta["scale"])[:, None]
-        np.testing.assert_allclose(cp.physical.energies(_intact_physical(cp, x)) / scale, problem.energies(x),
-                                   atol=1e-9)
+        np.testing.assert_allclose(
+            cp.physical.energies(_intact_physical(cp, x)) / scale, problem.energies(x), atol=1e-9
+        )
         np.testing.assert_array_equal(info["chain_break_fraction"], 0.0)
 
 
@@ -58,7 +60,8 @@ def test_to_bqm_has_qubit_labels_and_same_energy(problem) -> None:  # type: igno
     assert set(bqm.variables) == set(cp.qubits.tolist())
     s = np.random.default_rng(2).choice([-1, 1], size=cp.num_qubits)
     assert bqm.energy(dict(zip(cp.qubits.tolist(), s.tolist(), strict=True))) == pytest.approx(
-        cp.physical.select([1]).energies(s)[0, 0])
+        cp.physical.select([1]).energies(s)[0, 0]
+    )
 
 
 def test_decode_validates_and_accepts_binary(problem) -> None:  # type: ignore[no-untyped-def]
@@ -107,8 +110,12 @@ def test_custom_pipeline_with_reduce_decodes_fixed_variables(problem) -> None:  
     frustrated = QuadraticIR.from_coo(linear=np.zeros(6), rows=iu, cols=ju, data=np.ones(iu.size), vartype="SPIN")
     fixed = QuadraticIR.from_coo(linear=[[5.0, -5.0]], vartype="SPIN")  # two decoupled, forced spins
     ir = QuadraticIR.from_coo(
-        linear=np.concatenate([frustrated.linear, fixed.linear], axis=1), rows=frustrated.rows,
-        cols=frustrated.cols, data=frustrated.data, vartype="SPIN")
+        linear=np.concatenate([frustrated.linear, fixed.linear], axis=1),
+        rows=frustrated.rows,
+        cols=frustrated.cols,
+        data=frustrated.data,
+        vartype="SPIN",
+    )
     cp = compile(ir, target="chimera-c16", pipeline=pm)
     assert cp.log[0].variables == 6
     s = rng.choice([-1, 1], size=(4, cp.num_qubits))

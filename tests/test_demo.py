@@ -42,7 +42,7 @@ def test_cli_demo_runs_and_prints_every_step(cli_run: dict[str, Any]) -> None:
     header = next(line for line in text.splitlines() if line.startswith("backend"))
     for column in demo_mod.TABLE_COLUMNS:
         assert column in header
-    table_lines = [line.split()[0] for line in text.splitlines()[text.splitlines().index(header) + 2:] if line]
+    table_lines = [line.split()[0] for line in text.splitlines()[text.splitlines().index(header) + 2 :] if line]
     assert table_lines[:3] == ["exact", "cim", "sa"]  # every requested backend has a row, ok or not
     # Generous bound for a shared, loaded CI machine; the target is < 30 s (see docs/data.md).
     assert cli_run["seconds"] < 90
@@ -85,8 +85,9 @@ def test_demo_exact_energy_matches_the_design_formula(cli_run: dict[str, Any]) -
 
 def test_small_demo_agrees_with_dimod_exact_solver(tmp_path: Path) -> None:
     lines: list[str] = []
-    result = run_demo(out_dir=tmp_path, tokens=[1, 2, 3], bits=2, backends=["sa"], num_reads=20, plots=False,
-                      echo=lines.append)
+    result = run_demo(
+        out_dir=tmp_path, tokens=[1, 2, 3], bits=2, backends=["sa"], num_reads=20, plots=False, echo=lines.append
+    )
     assert result.summary["variables"] == 12
     reference = dimod.ExactSolver().sample(result.problem.to_bqm(0)).first.energy
     exact = result.rows[0]
@@ -121,8 +122,9 @@ def test_failing_unavailable_and_lying_backends_become_rows(monkeypatch: pytest.
     problem = lower_attention(ex.q, ex.k, ex.v, bits=1, normalize="standardise")
     real_get_backend = demo_mod.get_backend
     fakes = {"broken": _Failing, "liar": _Lying}
-    monkeypatch.setattr(demo_mod, "get_backend", lambda name: fakes[name]() if name in fakes
-                        else real_get_backend(name))
+    monkeypatch.setattr(
+        demo_mod, "get_backend", lambda name: fakes[name]() if name in fakes else real_get_backend(name)
+    )
     rows = backend_rows(problem, ["broken", "exact", "no-such-backend", "liar"], seed=0, num_reads=3)
     by_name = {r.backend: r for r in rows}
     assert rows[0].backend == "exact"  # the reference always runs first
@@ -146,14 +148,37 @@ def test_exact_failure_is_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_selected_tokens_and_table_formatting() -> None:
     w = np.array([[1.0, 2 / 3, 0.0], [0.0, 0.0, 0.0]])
     assert selected_tokens(w, ["a", "b", "c"]) == "h0: a b(0.67) | h1: -"
-    rows = [BackendRow("exact", "ok", energy=-2.5, gap=0.0, wall_time_s=0.0123, weights=w),
-            BackendRow("cim", "unavailable", reason="x" * 200)]
+    rows = [
+        BackendRow("exact", "ok", energy=-2.5, gap=0.0, wall_time_s=0.0123, weights=w),
+        BackendRow("cim", "unavailable", reason="x" * 200),
+    ]
     lines = table(rows, ["a", "b", "c"]).splitlines()
-    assert lines[0].split() == ["backend", "best", "energy", "gap", "to", "exact", "wall", "time", "[s]",
-                                "reads", "at", "ground", "selected", "tokens"]
+    assert lines[0].split() == [
+        "backend",
+        "best",
+        "energy",
+        "gap",
+        "to",
+        "exact",
+        "wall",
+        "time",
+        "[s]",
+        "reads",
+        "at",
+        "ground",
+        "selected",
+        "tokens",
+    ]
     assert lines[2].split()[:4] == ["exact", "-2.5", "0", "0.012"]
-    rows[0] = BackendRow("exact", "ok", energy=-2.5, gap=0.0, wall_time_s=0.0123, weights=w,
-                         read_energies=np.array([-2.5, -2.5 + 1e-12, -2.0]))
+    rows[0] = BackendRow(
+        "exact",
+        "ok",
+        energy=-2.5,
+        gap=0.0,
+        wall_time_s=0.0123,
+        weights=w,
+        read_energies=np.array([-2.5, -2.5 + 1e-12, -2.0]),
+    )
     assert table(rows, ["a", "b", "c"]).splitlines()[2].split()[4] == "2/3"
     assert lines[3].split()[:2] == ["cim", "unavailable"] and lines[3].index("unavailable") > 50
     assert lines[3].rstrip().endswith("...") and len(lines[3]) < 160

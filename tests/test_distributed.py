@@ -73,8 +73,14 @@ def test_results_do_not_depend_on_batching() -> None:
     problem = problems(seed=1)
     sa = SimulatedAnnealingSampler()
     one = solve_many(problem, backend=sa, num_reads=2, seed=5, batch_size=1, progress=False)
-    many = solve_many([problem.select([0, 1, 2]), problem.select([3, 4, 5])], backend=sa, num_reads=2, seed=5,
-                      batch_size=4, progress=False)
+    many = solve_many(
+        [problem.select([0, 1, 2]), problem.select([3, 4, 5])],
+        backend=sa,
+        num_reads=2,
+        seed=5,
+        batch_size=4,
+        progress=False,
+    )
     assert_same(one, many)
     assert problem_seed(5, 4) == 9 and problem_seed(None, 4) is None
 
@@ -126,8 +132,9 @@ def test_distributed_equals_serial(client: Any) -> None:
     sa = SimulatedAnnealingSampler()
     for backend, reads in (("exact", None), (sa, 3)):
         serial = solve_many(inputs, backend=backend, num_reads=reads, seed=11, progress=False)
-        on_cluster = solve_many(inputs, backend=backend, num_reads=reads, seed=11, client=client, batch_size=3,
-                                progress=False)
+        on_cluster = solve_many(
+            inputs, backend=backend, num_reads=reads, seed=11, client=client, batch_size=3, progress=False
+        )
         assert on_cluster.info["mode"] == "distributed" and on_cluster.info["batches"] == 3
         assert serial.ok
         assert_same(serial, on_cluster)
@@ -186,8 +193,9 @@ def _kill_once_sampler(marker: Path) -> dimod.Sampler:
 def test_batch_of_a_killed_worker_is_retried(client: Any, tmp_path: Path) -> None:
     marker = tmp_path / "killed"
     problem = problems(seed=10, batch=4)
-    result = solve_many(problem, backend=_kill_once_sampler(marker), seed=2, client=client, batch_size=2,
-                        progress=False)
+    result = solve_many(
+        problem, backend=_kill_once_sampler(marker), seed=2, client=client, batch_size=2, progress=False
+    )
     assert marker.exists()  # a worker really died
     assert result.ok, result.failures
     assert result.info["resubmitted"] >= 1  # KilledWorker -> the client ran the batch again

@@ -53,7 +53,9 @@ def test_plot_masks_validates_inputs_and_writes_nothing_on_error(tmp_path: Path)
 def test_plot_energy_distributions(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     out = plot_energy_distributions(
-        {"sa": rng.normal(-10, 1, size=200), "cim": np.full(30, -11.0)}, tmp_path / "e.png", ground_energy=-11.5,
+        {"sa": rng.normal(-10, 1, size=200), "cim": np.full(30, -11.0)},
+        tmp_path / "e.png",
+        ground_energy=-11.5,
     )
     assert out.read_bytes()[:8] == PNG_MAGIC
     assert mpimg.imread(out)[..., :3].std() > 0.05

@@ -19,8 +19,7 @@ from qama_compile.targets import (
     statevector_qubit_limit,
 )
 
-SHIPPED = ["aer-statevector", "chimera-c16", "cim-100k", "cim-550", "dwave-advantage", "dwave-advantage2",
-           "ibm-heron"]
+SHIPPED = ["aer-statevector", "chimera-c16", "cim-100k", "cim-550", "dwave-advantage", "dwave-advantage2", "ibm-heron"]
 
 
 def test_registry_lists_shipped_targets_and_unknown_names_list_them() -> None:
@@ -33,10 +32,15 @@ def test_registry_lists_shipped_targets_and_unknown_names_list_them() -> None:
     assert get_target(t) is t
 
 
-@pytest.mark.parametrize(("name", "nodes", "edges"), [
-    ("dwave-advantage", 5640, 40484), ("dwave-advantage2", 4800, 45864), ("chimera-c16", 2048, 6016),
-    ("ibm-heron", 156, 176),
-])
+@pytest.mark.parametrize(
+    ("name", "nodes", "edges"),
+    [
+        ("dwave-advantage", 5640, 40484),
+        ("dwave-advantage2", 4800, 45864),
+        ("chimera-c16", 2048, 6016),
+        ("ibm-heron", 156, 176),
+    ],
+)
 def test_graphs_match_the_published_sizes(name: str, nodes: int, edges: int) -> None:
     t = get_target(name)
     g = t.graph()
@@ -86,13 +90,18 @@ def test_user_target_from_graph_and_register() -> None:
         t.num_qubits = 6  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("bad", [
-    {"kind": "quantum-toaster"}, {"h_range": (1.0, 2.0)}, {"j_range": (0.0, 0.0)}, {"coupling_bits": 1},
-    {"num_qubits": -1},
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"kind": "quantum-toaster"},
+        {"h_range": (1.0, 2.0)},
+        {"j_range": (0.0, 0.0)},
+        {"coupling_bits": 1},
+        {"num_qubits": -1},
+    ],
+)
 def test_validation(bad: dict) -> None:  # type: ignore[type-arg]
-    base = {"name": "x", "kind": "cim", "topology": "complete", "num_qubits": 4, "h_range": (-1, 1),
-            "j_range": (-1, 1)}
+    base = {"name": "x", "kind": "cim", "topology": "complete", "num_qubits": 4, "h_range": (-1, 1), "j_range": (-1, 1)}
     with pytest.raises(InvalidInputError):
         Target(**{**base, **bad})
 

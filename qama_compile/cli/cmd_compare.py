@@ -49,17 +49,30 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_input_arguments(parser)
-    parser.add_argument("--backends", default="exact,cim,sa,qaoa", metavar="B1,B2",
-                        help="comma-separated backend names (default: exact,cim,sa,qaoa)")
+    parser.add_argument(
+        "--backends",
+        default="exact,cim,sa,qaoa",
+        metavar="B1,B2",
+        help="comma-separated backend names (default: exact,cim,sa,qaoa)",
+    )
     parser.add_argument("--target", default=None, metavar="T", help="compile for hardware target T before sampling")
     parser.add_argument("--reads", type=int, default=100, metavar="R", help="reads (shots) per problem (default 100)")
     parser.add_argument("--json", default=None, metavar="F.json", help="write the rows as JSON")
     parser.add_argument("--csv", default=None, metavar="F.csv", help="write the rows as CSV")
-    parser.add_argument("--plot", default=None, metavar="F.png",
-                        help="write energy distributions to F.png and masks vs attention to F_masks.png")
-    parser.add_argument("--option", action="append", default=[], metavar="BACKEND.KEY=VALUE",
-                        help="constructor option for one backend, e.g. qaoa.maxiter=30 or sa.num_sweeps=2000 "
-                        "(repeatable; VALUE is parsed as JSON, else kept as text)")
+    parser.add_argument(
+        "--plot",
+        default=None,
+        metavar="F.png",
+        help="write energy distributions to F.png and masks vs attention to F_masks.png",
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="BACKEND.KEY=VALUE",
+        help="constructor option for one backend, e.g. qaoa.maxiter=30 or sa.num_sweeps=2000 "
+        "(repeatable; VALUE is parsed as JSON, else kept as text)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_scale_arguments(parser)
     parser.set_defaults(func=run)
@@ -76,8 +89,9 @@ def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
         key, sep, text = item.partition("=")
         backend, dot, name = key.partition(".")
         if not (sep and dot and backend.strip() and name.strip()):
-            raise InvalidInputError(f"--option {item!r} is not BACKEND.KEY=VALUE",
-                                    fix="pass e.g. --option qaoa.maxiter=30")
+            raise InvalidInputError(
+                f"--option {item!r} is not BACKEND.KEY=VALUE", fix="pass e.g. --option qaoa.maxiter=30"
+            )
         try:
             value: Any = json.loads(text)
         except ValueError:
@@ -93,9 +107,12 @@ def _token_labels(args: argparse.Namespace) -> list[str] | None:
         from ..datasets import load_example
         from .common import parse_selection
 
-        ex = load_example(sentence=args.sentence or 0, layer=args.layer or 0,
-                          heads=parse_selection(args.heads, option="--heads"),
-                          tokens=parse_selection(args.tokens, option="--tokens"))
+        ex = load_example(
+            sentence=args.sentence or 0,
+            layer=args.layer or 0,
+            heads=parse_selection(args.heads, option="--heads"),
+            tokens=parse_selection(args.tokens, option="--tokens"),
+        )
         return list(ex.tokens)
     except (QamaError, ImportError, AttributeError):
         return None
@@ -116,14 +133,23 @@ def run(args: argparse.Namespace) -> int:
     options = parse_options(args.option)
     problem = load_input(args)
     b, h, n, q = problem.shape
-    print(f"comparing {', '.join(backends)} on {b} problem(s) of H*N*q = {h}*{n}*{q} = {h * n * q} variables"
-          + (f", compiled for {args.target}" if args.target else "") + f"; {args.reads} reads, seed "
-          f"{0 if args.seed is None else args.seed}")
+    print(
+        f"comparing {', '.join(backends)} on {b} problem(s) of H*N*q = {h}*{n}*{q} = {h * n * q} variables"
+        + (f", compiled for {args.target}" if args.target else "")
+        + f"; {args.reads} reads, seed "
+        f"{0 if args.seed is None else args.seed}"
+    )
     with scale_client(args) as client:
-        result = compare(problem, backends=backends, target=args.target, num_reads=args.reads,
-                         seed=0 if args.seed is None else args.seed,
-                         progress=not args.no_progress and sys.stderr.isatty(), backend_options=options,
-                         client=client)
+        result = compare(
+            problem,
+            backends=backends,
+            target=args.target,
+            num_reads=args.reads,
+            seed=0 if args.seed is None else args.seed,
+            progress=not args.no_progress and sys.stderr.isatty(),
+            backend_options=options,
+            client=client,
+        )
     print(result.table())
     written: list[str] = []
     path: str | None = None

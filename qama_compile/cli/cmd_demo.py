@@ -45,14 +45,18 @@ def register(subparsers: Any) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--out", default="demo-output", metavar="DIR",
-                        help="output directory (default: ./demo-output)")
+    parser.add_argument("--out", default="demo-output", metavar="DIR", help="output directory (default: ./demo-output)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the heuristic backends (default: 0)")
     parser.add_argument("--sentence", type=int, default=0, help="shipped sentence index, 0..4 (default: 0)")
     parser.add_argument("--layer", type=int, default=0, help="MiniLM layer, 0..5 (default: 0)")
     parser.add_argument("--num-reads", type=int, default=100, help="reads per heuristic backend (default: 100)")
-    parser.add_argument("--backends", type=_backend_list, default=None, metavar="NAMES",
-                        help="comma-separated heuristic backends to run after exact (default: cim,sa; '' for none)")
+    parser.add_argument(
+        "--backends",
+        type=_backend_list,
+        default=None,
+        metavar="NAMES",
+        help="comma-separated heuristic backends to run after exact (default: cim,sa; '' for none)",
+    )
     parser.add_argument("--no-plot", action="store_true", help="skip the PNG files (JSON only)")
     parser.set_defaults(func=run)
 
@@ -63,8 +67,12 @@ def run(args: argparse.Namespace) -> int:
     if args.num_reads < 1:
         raise InvalidInputError(f"--num-reads must be >= 1, got {args.num_reads}", fix="pass --num-reads 100")
     run_demo(
-        out_dir=args.out, seed=args.seed, sentence=args.sentence, layer=args.layer,
+        out_dir=args.out,
+        seed=args.seed,
+        sentence=args.sentence,
+        layer=args.layer,
         backends=DEMO_BACKENDS if args.backends is None else args.backends,
-        num_reads=args.num_reads, plots=not args.no_plot,
+        num_reads=args.num_reads,
+        plots=not args.no_plot,
     )
     return 0

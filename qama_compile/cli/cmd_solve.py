@@ -87,20 +87,36 @@ def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
             fix="drop --workers/--scheduler, or drop --target/--sampleset",
         )
     with scale_client(args) as client:
-        many = solve_many(problem, backend=args.backend, num_reads=args.reads, seed=args.seed, client=client,
-                          batch_size=args.batch_size, progress=sys.stderr.isatty())
+        many = solve_many(
+            problem,
+            backend=args.backend,
+            num_reads=args.reads,
+            seed=args.seed,
+            client=client,
+            batch_size=args.batch_size,
+            progress=sys.stderr.isatty(),
+        )
     for index, kind, message in many.failures:
         print(f"problem {index} failed: {kind}: {message}", file=sys.stderr)
     rows = [{"problem": b, "energy": float(e)} for b, e in enumerate(many.energies)]
-    print(f"solved {many.num_problems - len(many.failures)} of {many.num_problems} problem(s) on {args.backend} "
-          f"({many.info.get('mode')}, {many.info.get('batches')} batches)")
+    print(
+        f"solved {many.num_problems - len(many.failures)} of {many.num_problems} problem(s) on {args.backend} "
+        f"({many.info.get('mode')}, {many.info.get('batches')} batches)"
+    )
     print(format_table(rows))
     if args.output is not None and many.ok:
         samples, weights = many.stacked()
         with atomic_write(args.output, "wb") as fh:
-            np.savez(fh, format=np.array(MASKS_FORMAT), version=np.array(VERSION), weights=weights,
-                     masks=weights[..., :, None] * weights[..., None, :], energies=many.energies,
-                     samples=samples, backend=np.array(str(args.backend)))
+            np.savez(
+                fh,
+                format=np.array(MASKS_FORMAT),
+                version=np.array(VERSION),
+                weights=weights,
+                masks=weights[..., :, None] * weights[..., None, :],
+                energies=many.energies,
+                samples=samples,
+                backend=np.array(str(args.backend)),
+            )
         print(f"wrote {args.output} (weights, masks, energies, samples)")
     return 0 if many.ok else 1
 

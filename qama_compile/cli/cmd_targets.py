@@ -27,10 +27,12 @@ the meaning of every figure: docs/targets.md.
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "targets", help="list hardware targets with their facts and sources",
+        "targets",
+        help="list hardware targets with their facts and sources",
         description="List the hardware targets qama-compile can compile for: kind, topology, qubits, "
         "h/J ranges, coupling bits, timing model and the sources of each figure.",
-        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print JSON (all facts and sources)")
     parser.add_argument("--graph", action="store_true", help="build each qubit graph and report its couplers")
@@ -57,14 +59,22 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps_json(facts))
         return 0
-    rows = [{
-        "target": s["name"], "kind": s["kind"], "topology": s["topology"], "qubits": s["num_qubits"],
-        "h_range": _range(s["h_range"]), "j_range": _range(s["j_range"]),
-        "extended_j": _range(s["extended_j_range"]),
-        "bits": s["coupling_bits"] if s["coupling_bits"] is not None else (
-            "analog" if s["kind"] in ("annealer", "cim") else "-"),
-        **({"couplers": s["couplers"]} if args.graph else {}),
-    } for s in facts]
+    rows = [
+        {
+            "target": s["name"],
+            "kind": s["kind"],
+            "topology": s["topology"],
+            "qubits": s["num_qubits"],
+            "h_range": _range(s["h_range"]),
+            "j_range": _range(s["j_range"]),
+            "extended_j": _range(s["extended_j_range"]),
+            "bits": s["coupling_bits"]
+            if s["coupling_bits"] is not None
+            else ("analog" if s["kind"] in ("annealer", "cim") else "-"),
+            **({"couplers": s["couplers"]} if args.graph else {}),
+        }
+        for s in facts
+    ]
     print(format_table(rows))
     print()
     for s in facts:

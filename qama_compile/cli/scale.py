@@ -43,12 +43,26 @@ def add_scale_arguments(parser: argparse.ArgumentParser) -> None:
         "scale-out (Dask)", "solve on a Dask cluster; results equal the serial run with the same --seed"
     )
     where = group.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=_positive_int, default=None, metavar="N",
-                       help="start a local Dask cluster of N worker processes (one thread each)")
-    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                       help="connect to a running Dask scheduler, e.g. tcp://10.0.0.5:8786")
-    group.add_argument("--batch-size", type=_positive_int, default=None, metavar="K",
-                       help="problems per Dask task (default: about 4 tasks per worker, at most 256)")
+    where.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="start a local Dask cluster of N worker processes (one thread each)",
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="connect to a running Dask scheduler, e.g. tcp://10.0.0.5:8786",
+    )
+    group.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="problems per Dask task (default: about 4 tasks per worker, at most 256)",
+    )
 
 
 def client_from_args(args: argparse.Namespace) -> Client | None:

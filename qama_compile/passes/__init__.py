@@ -48,7 +48,9 @@ def get_pass(name: str, **options: Any) -> Pass:
     if name not in _PASSES:
         raise UnknownNameError(
             f"unknown pass {name!r}; known passes: {', '.join(available_passes())}",
-            fix="pick one of the known passes", name=name, known=available_passes(),
+            fix="pick one of the known passes",
+            name=name,
+            known=available_passes(),
         )
     module, _, cls = _PASSES[name].partition(":")
     pass_cls = getattr(importlib.import_module(f"{__name__}.{module}"), cls)

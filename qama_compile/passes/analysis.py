@@ -46,8 +46,12 @@ def dynamic_range(ir: QuadraticIR) -> dict[str, float]:
     if not nz.size:
         return {"max_abs": 0.0, "min_abs_nonzero": 0.0, "ratio": 1.0, "bits_needed": 0.0}
     ratio = float(nz.max() / nz.min())
-    return {"max_abs": float(nz.max()), "min_abs_nonzero": float(nz.min()), "ratio": ratio,
-            "bits_needed": float(np.log2(ratio) + 1)}
+    return {
+        "max_abs": float(nz.max()),
+        "min_abs_nonzero": float(nz.min()),
+        "ratio": ratio,
+        "bits_needed": float(np.log2(ratio) + 1),
+    }
 
 
 def fit_check(ir: QuadraticIR, target: Target | None) -> tuple[bool | None, str, dict[str, Any]]:
@@ -62,8 +66,14 @@ def fit_check(ir: QuadraticIR, target: Target | None) -> tuple[bool | None, str,
         need = v + int(not target.native_fields and bool(np.any(spin.linear != 0)))
         facts["spins_needed"] = need
         if need > target.num_qubits:
-            return False, (f"needs {need} spins ({v} variables + ancilla for fields) > {target.num_qubits} "
-                           f"spins of {target.name}"), facts
+            return (
+                False,
+                (
+                    f"needs {need} spins ({v} variables + ancilla for fields) > {target.num_qubits} "
+                    f"spins of {target.name}"
+                ),
+                facts,
+            )
         return True, f"{need} spins <= {target.num_qubits} (all-to-all)", facts
     if target.kind in ("gate", "simulator"):
         if v > target.num_qubits:
@@ -83,8 +93,14 @@ def fit_check(ir: QuadraticIR, target: Target | None) -> tuple[bool | None, str,
     if cap is not None and v <= cap:
         return True, f"{v} variables <= largest clique K_{cap} of {target.name} (clique embedding)", facts
     if cap is not None:
-        return None, (f"{v} variables > largest clique K_{cap} of {target.name}; only a heuristic "
-                      f"embedding (minorminer.find_embedding) can tell"), facts
+        return (
+            None,
+            (
+                f"{v} variables > largest clique K_{cap} of {target.name}; only a heuristic "
+                f"embedding (minorminer.find_embedding) can tell"
+            ),
+            facts,
+        )
     return None, "custom graph: only an embedding attempt can tell", facts
 
 
@@ -101,9 +117,15 @@ class AnalysisPass(Pass):
         nonzero = int(ir.coo(0)[0].size) if ir.batch_size else 0
         fits, reason, facts = fit_check(ir, context.target)
         facts = {
-            "variables": v, "couplers": couplers, "nonzero_couplers_problem0": nonzero,
-            "density": couplers / max(v * (v - 1) // 2, 1), "batch_size": ir.batch_size,
-            "dynamic_range": dynamic_range(ir), "fits": fits, "reason": reason, **facts,
+            "variables": v,
+            "couplers": couplers,
+            "nonzero_couplers_problem0": nonzero,
+            "density": couplers / max(v * (v - 1) // 2, 1),
+            "batch_size": ir.batch_size,
+            "dynamic_range": dynamic_range(ir),
+            "fits": fits,
+            "reason": reason,
+            **facts,
         }
         if "head" in ir.label_fields and "bit" in ir.label_fields:
             heads = int(ir.labels[:, ir.label_fields.index("head")].max(initial=-1)) + 1
@@ -122,6 +144,9 @@ class AnalysisPass(Pass):
             raise ProblemTooLargeError(
                 f"problem does not fit target {target.name!r}: {reason} ({v} variables, {couplers} couplers)",
                 fix="use fewer tokens, heads or bits, a larger target, or pass decompose=...",
-                size=v, limit=target.num_qubits, unit="qubits", reason=reason,
+                size=v,
+                limit=target.num_qubits,
+                unit="qubits",
+                reason=reason,
             )
         return ir

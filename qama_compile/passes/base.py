@@ -201,8 +201,12 @@ class PassRecord:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "name": self.name, "wall_time_s": self.wall_time_s, "variables": self.variables,
-            "couplers": self.couplers, "qubits": self.qubits, "lost": dict(self.lost),
+            "name": self.name,
+            "wall_time_s": self.wall_time_s,
+            "variables": self.variables,
+            "couplers": self.couplers,
+            "qubits": self.qubits,
+            "lost": dict(self.lost),
             "details": dict(self.details),
         }
 
@@ -231,7 +235,10 @@ class PassContext:
         return default if value is None else value
 
     def report(
-        self, *, lost: Mapping[str, Any] | None = None, details: Mapping[str, Any] | None = None,
+        self,
+        *,
+        lost: Mapping[str, Any] | None = None,
+        details: Mapping[str, Any] | None = None,
         qubits: int | None = None,
     ) -> None:
         """Add facts to the record of the pass now running (called by passes)."""
@@ -327,8 +334,12 @@ class PassManager:
         return [p.name for p in self._passes]
 
     def run(
-        self, ir: QuadraticIR, *, target: Target | None = None,
-        context: PassContext | None = None, on_record: Callable[[PassRecord], None] | None = None,
+        self,
+        ir: QuadraticIR,
+        *,
+        target: Target | None = None,
+        context: PassContext | None = None,
+        on_record: Callable[[PassRecord], None] | None = None,
         **options: Any,
     ) -> tuple[QuadraticIR, PassContext]:
         """Run every pass in order; returns the final IR and the context (records, decoders)."""
@@ -347,22 +358,31 @@ class PassManager:
             if not isinstance(result, QuadraticIR):
                 raise CompilationError(
                     f"pass {p.name!r} returned {type(result).__name__}, not a QuadraticIR",
-                    fix="return a new QuadraticIR from Pass.run", pass_name=p.name,
+                    fix="return a new QuadraticIR from Pass.run",
+                    pass_name=p.name,
                 )
             if _snapshot(current) != before:
                 raise CompilationError(
-                    f"pass {p.name!r} mutated its input IR", fix="build a new IR instead", pass_name=p.name,
+                    f"pass {p.name!r} mutated its input IR",
+                    fix="build a new IR instead",
+                    pass_name=p.name,
                 )
             pending = ctx._take_pending()
             variables, couplers = _counts(result)
             qubits = pending.get("qubits")
             if qubits is None and result.meta.get("physical"):
                 qubits = result.num_variables
-            ctx.records.append(PassRecord(
-                name=p.name, wall_time_s=elapsed, variables=variables, couplers=couplers, qubits=qubits,
-                lost=dict(pending.get("lost", {})),
-                details=dict(pending.get("details", {})),
-            ))
+            ctx.records.append(
+                PassRecord(
+                    name=p.name,
+                    wall_time_s=elapsed,
+                    variables=variables,
+                    couplers=couplers,
+                    qubits=qubits,
+                    lost=dict(pending.get("lost", {})),
+                    details=dict(pending.get("details", {})),
+                )
+            )
             if on_record is not None:
                 on_record(ctx.records[-1])
             current = result

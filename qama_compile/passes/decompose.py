@@ -81,8 +81,12 @@ class DecomposePlan:
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly summary (block index lists included)."""
         return {
-            "strategy": self.strategy, "max_variables": self.max_variables, "unit_size": self.unit_size,
-            "num_blocks": len(self.blocks), "sizes": self.sizes, "blocks": [b.tolist() for b in self.blocks],
+            "strategy": self.strategy,
+            "max_variables": self.max_variables,
+            "unit_size": self.unit_size,
+            "num_blocks": len(self.blocks),
+            "sizes": self.sizes,
+            "blocks": [b.tolist() for b in self.blocks],
         }
 
 
@@ -162,7 +166,9 @@ def plan_blocks(ir: QuadraticIR, *, max_variables: int, strategy: Strategy = "au
                 f"a head has {largest_head} {what} ({ir.num_variables} in total), over the limit of "
                 f"{limit} per subproblem; strategy 'head' cannot split a head",
                 fix="use strategy='tokens' (or 'auto') to split heads by token, or raise max_variables",
-                size=largest_head, limit=limit, unit=what,
+                size=largest_head,
+                limit=limit,
+                unit=what,
             )
         current: list[NDArray[np.int64]] = []
         for head in heads:  # pack consecutive heads while they fit
@@ -178,7 +184,9 @@ def plan_blocks(ir: QuadraticIR, *, max_variables: int, strategy: Strategy = "au
                 f"one token has {unit} {what} (its bits stay together); the limit is {limit} per "
                 f"subproblem, so the problem ({ir.num_variables} {what}) cannot be split to fit",
                 fix=f"raise max_variables to at least {unit}, or lower with fewer bits",
-                size=unit, limit=limit, unit=what,
+                size=unit,
+                limit=limit,
+                unit=what,
             )
         for head, toks in zip(heads, tokens, strict=True):
             pieces = -(-head.size // limit)
@@ -208,8 +216,9 @@ def _shifted_pack(units: Sequence[NDArray[np.int64]], limit: int, first: int) ->
     return blocks
 
 
-def _cross_head_blocks(ir: QuadraticIR, heads: Sequence[NDArray[np.int64]], limit: int,
-                       unit: int) -> list[NDArray[np.int64]]:
+def _cross_head_blocks(
+    ir: QuadraticIR, heads: Sequence[NDArray[np.int64]], limit: int, unit: int
+) -> list[NDArray[np.int64]]:
     """Blocks holding the same tokens of several heads (QAMA IRs: the penalty's partners)."""
     head_rank = np.empty(ir.num_variables, dtype=np.int64)
     for rank, head in enumerate(heads):
@@ -261,8 +270,14 @@ def alternate_plans(ir: QuadraticIR, plan: DecomposePlan) -> list[DecomposePlan]
         key = tuple(tuple(b.tolist()) for b in blocks)
         if blocks and max(b.size for b in blocks) <= limit and key not in seen:
             seen.add(key)
-            out.append(DecomposePlan(blocks=tuple(blocks), strategy=f"{plan.strategy}+{label}",
-                                     max_variables=limit, unit_size=plan.unit_size))
+            out.append(
+                DecomposePlan(
+                    blocks=tuple(blocks),
+                    strategy=f"{plan.strategy}+{label}",
+                    max_variables=limit,
+                    unit_size=plan.unit_size,
+                )
+            )
     return out
 
 
@@ -431,7 +446,8 @@ def solve_decomposed(
     if backend_limit is not None and plan.blocks and max(plan.sizes) > int(backend_limit):
         raise InvalidInputError(
             f"subproblems of up to {max(plan.sizes)} variables exceed the {name!r} backend limit of "
-            f"{backend_limit} variables", fix=f"pass max_variables <= {backend_limit}",
+            f"{backend_limit} variables",
+            fix=f"pass max_variables <= {backend_limit}",
         )
     if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
         raise InvalidInputError(f"restarts must be a positive integer, got {restarts!r}", fix="pass e.g. restarts=4")
@@ -472,7 +488,10 @@ def solve_decomposed(
                 for row in range(b * r):  # one sampler call per problem (dimod samplers take one BQM)
                     rows, cols, data = sub.coo(row)
                     bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
-                        sub.linear[row], (rows, cols, data), float(sub.offset[row]), vartype=dimod.BINARY,
+                        sub.linear[row],
+                        (rows, cols, data),
+                        float(sub.offset[row]),
+                        vartype=dimod.BINARY,
                         variable_order=range(block.size),
                     )
                     sub_seed = _block_seed(seed, int(owner[row]), int(trial[row]), sweep, k)
@@ -494,14 +513,24 @@ def solve_decomposed(
     pick = np.arange(b) * r + best
     trace = np.stack(history, axis=1).reshape(b, r, -1).min(axis=1)  # best so far over restarts
     return DecomposeResult(
-        samples=x[pick], energies=energy[pick], history=trace,
+        samples=x[pick],
+        energies=energy[pick],
+        history=trace,
         info={
-            "backend": name, "strategy": plan.strategy, "max_variables": plan.max_variables,
-            "blocks": [blk.tolist() for blk in plan.blocks], "sweeps_run": sweeps_run, "restarts": r,
+            "backend": name,
+            "strategy": plan.strategy,
+            "max_variables": plan.max_variables,
+            "blocks": [blk.tolist() for blk in plan.blocks],
+            "sweeps_run": sweeps_run,
+            "restarts": r,
             "alternates": {pl.strategy: [blk.tolist() for blk in pl.blocks] for pl in plans[1:]},
-            "best_restart": best, "restart_energies": per_trial,
-            "sampler_calls": calls, "enumerated_subproblems": rows_solved,
-            "accepted": accepted.reshape(b, r).sum(axis=1), "seed": seed, "num_reads": num_reads,
+            "best_restart": best,
+            "restart_energies": per_trial,
+            "sampler_calls": calls,
+            "enumerated_subproblems": rows_solved,
+            "accepted": accepted.reshape(b, r).sum(axis=1),
+            "seed": seed,
+            "num_reads": num_reads,
             "wall_time_s": time.perf_counter() - t0,
         },
     )
@@ -576,11 +605,18 @@ class DecomposePass(Pass):
             return ir
         plan = plan_blocks(ir, max_variables=limit, strategy=self.strategy)
         context.properties["decompose"] = {
-            "needed": True, "plan": plan, "limit": limit, "reason": "; ".join(reasons),
+            "needed": True,
+            "plan": plan,
+            "limit": limit,
+            "reason": "; ".join(reasons),
         }
-        context.report(details={
-            "decompose": "; ".join(reasons), "strategy": plan.strategy, "blocks": len(plan.blocks),
-            "largest_block": max(plan.sizes), "limit": limit,
-        })
+        context.report(
+            details={
+                "decompose": "; ".join(reasons),
+                "strategy": plan.strategy,
+                "blocks": len(plan.blocks),
+                "largest_block": max(plan.sizes),
+                "limit": limit,
+            }
+        )
         return ir
-

@@ -124,7 +124,9 @@ def clique_embedding(target: Target, size: int) -> tuple[tuple[int, ...], ...]:
             f"no clique embedding of K_{size} on target {target.name!r}"
             + (f" (largest clique: K_{cap})" if cap else ""),
             fix="reduce the problem (fewer tokens, heads or bits), use method='heuristic', or decompose",
-            size=size, limit=cap, unit="clique variables",
+            size=size,
+            limit=cap,
+            unit="clique variables",
         )
     chains = tuple(tuple(int(q) for q in emb[i]) for i in range(size))
     with _CACHE_LOCK:
@@ -254,7 +256,9 @@ def torque_chain_strength(ir: QuadraticIR, *, prefactor: float = 1.414) -> NDArr
 
 
 def embed_ir(
-    spin: QuadraticIR, chains: list[NDArray[np.int64]] | tuple[tuple[int, ...], ...], target: Target,
+    spin: QuadraticIR,
+    chains: list[NDArray[np.int64]] | tuple[tuple[int, ...], ...],
+    target: Target,
     chain_strength: NDArray[np.float64],
 ) -> tuple[QuadraticIR, NDArray[np.int64], NDArray[np.int64], int]:
     """The physical SPIN IR of ``spin`` under ``chains``; returns ``(ir, qubits, chain_of, chain_couplers)``.
@@ -302,8 +306,14 @@ def embed_ir(
     linear = spin.linear[:, chain_of] / lengths[chain_of]
     offset = spin.offset + chain_strength * cr.size
     phys = QuadraticIR.from_coo(
-        linear=linear, rows=ir_rows, cols=ir_cols, data=data, offset=offset, vartype="SPIN",
-        labels=qubits.reshape(-1, 1), label_fields=("qubit",),
+        linear=linear,
+        rows=ir_rows,
+        cols=ir_cols,
+        data=data,
+        offset=offset,
+        vartype="SPIN",
+        labels=qubits.reshape(-1, 1),
+        label_fields=("qubit",),
         meta={**spin.meta, "physical": True, "target": target.name},
     )
     return phys, qubits, chain_of, int(cr.size)
@@ -355,26 +365,44 @@ class EmbedPass(Pass):
                 f"({v} variables{' + 1 ancilla for the fields' if needs_ancilla else ''}); "
                 f"target {target.name!r} has {target.num_qubits}",
                 fix="use fewer tokens, heads or bits, a larger target, or decompose",
-                size=need, limit=target.num_qubits, unit="qubits",
+                size=need,
+                limit=target.num_qubits,
+                unit="qubits",
             )
         if needs_ancilla:
             phys = QuadraticIR(
-                vartype="SPIN", linear=np.zeros((spin.batch_size, v + 1)), offset=spin.offset, blocks=spin.blocks,
-                rows=np.concatenate([spin.rows, np.arange(v)]), cols=np.concatenate([spin.cols, np.full(v, v)]),
+                vartype="SPIN",
+                linear=np.zeros((spin.batch_size, v + 1)),
+                offset=spin.offset,
+                blocks=spin.blocks,
+                rows=np.concatenate([spin.rows, np.arange(v)]),
+                cols=np.concatenate([spin.cols, np.full(v, v)]),
                 data=np.concatenate([spin.data, spin.linear], axis=1),
-                labels=np.arange(v + 1).reshape(-1, 1), label_fields=("qubit",),
+                labels=np.arange(v + 1).reshape(-1, 1),
+                label_fields=("qubit",),
                 meta={**spin.meta, "physical": True, "target": target.name},
             )
             context.decoders.append(AncillaGauge(ancilla=v))
         else:
             phys = QuadraticIR(
-                vartype="SPIN", linear=spin.linear, offset=spin.offset, blocks=spin.blocks, rows=spin.rows,
-                cols=spin.cols, data=spin.data, labels=np.arange(v).reshape(-1, 1), label_fields=("qubit",),
+                vartype="SPIN",
+                linear=spin.linear,
+                offset=spin.offset,
+                blocks=spin.blocks,
+                rows=spin.rows,
+                cols=spin.cols,
+                data=spin.data,
+                labels=np.arange(v).reshape(-1, 1),
+                label_fields=("qubit",),
                 meta={**spin.meta, "physical": True, "target": target.name},
             )
-        facts = {"mapping": "ancilla" if needs_ancilla else "identity", "qubits": phys.num_variables,
-                 "max_chain_length": 1, "mean_chain_length": 1.0,
-                 "utilisation": phys.num_variables / max(target.num_qubits, 1)}
+        facts = {
+            "mapping": "ancilla" if needs_ancilla else "identity",
+            "qubits": phys.num_variables,
+            "max_chain_length": 1,
+            "mean_chain_length": 1.0,
+            "utilisation": phys.num_variables / max(target.num_qubits, 1),
+        }
         context.properties["embedding"] = facts
         context.report(details=facts, qubits=phys.num_variables)
         return phys
@@ -391,17 +419,34 @@ class EmbedPass(Pass):
         if v > target.num_qubits:
             raise ProblemTooLargeError(
                 f"problem has {v} variables; target {target.name!r} has {target.num_qubits} qubits",
-                fix="use fewer tokens, heads or bits, or decompose", size=v, limit=target.num_qubits, unit="qubits",
+                fix="use fewer tokens, heads or bits, or decompose",
+                size=v,
+                limit=target.num_qubits,
+                unit="qubits",
             )
         if v == 0:  # e.g. every variable fixed by reduction
-            context.decoders.append(ChainEmbedding(qubits=np.zeros(0, np.int64), chain_of=np.zeros(0, np.int64),
-                                                   num_logical=0))
-            context.properties["embedding"] = {"mapping": "empty", "qubits": 0, "max_chain_length": 0,
-                                               "mean_chain_length": 0.0, "utilisation": 0.0}
-            return QuadraticIR(vartype="SPIN", linear=spin.linear, offset=spin.offset,
-                               blocks=np.zeros((spin.batch_size, 0, 0, 0)), rows=spin.rows, cols=spin.cols,
-                               data=spin.data, labels=np.zeros((0, 1), dtype=np.int64), label_fields=("qubit",),
-                               meta={**spin.meta, "physical": True, "target": target.name})
+            context.decoders.append(
+                ChainEmbedding(qubits=np.zeros(0, np.int64), chain_of=np.zeros(0, np.int64), num_logical=0)
+            )
+            context.properties["embedding"] = {
+                "mapping": "empty",
+                "qubits": 0,
+                "max_chain_length": 0,
+                "mean_chain_length": 0.0,
+                "utilisation": 0.0,
+            }
+            return QuadraticIR(
+                vartype="SPIN",
+                linear=spin.linear,
+                offset=spin.offset,
+                blocks=np.zeros((spin.batch_size, 0, 0, 0)),
+                rows=spin.rows,
+                cols=spin.cols,
+                data=spin.data,
+                labels=np.zeros((0, 1), dtype=np.int64),
+                label_fields=("qubit",),
+                meta={**spin.meta, "physical": True, "target": target.name},
+            )
         lr, lc, _ = logical_edges(spin)
         cap = clique_capacity(target)
         if method == "auto":
@@ -412,7 +457,9 @@ class EmbedPass(Pass):
                     f"problem has {v} variables but the largest clique embeddable on {target.name!r} is K_{cap} "
                     f"({lr.size} logical couplers)",
                     fix="use method='heuristic' (find_embedding), fewer tokens/heads/bits, or decompose",
-                    size=v, limit=cap, unit="clique variables",
+                    size=v,
+                    limit=cap,
+                    unit="clique variables",
                 )
             chains: Any = clique_embedding(target, v)
         elif method == "heuristic":
@@ -423,13 +470,18 @@ class EmbedPass(Pass):
             source.add_nodes_from(range(v))
             source.add_edges_from(zip(lr.tolist(), lc.tolist(), strict=True))
             emb = minorminer.find_embedding(
-                source, g, random_seed=0 if seed is None else int(seed), timeout=timeout,
+                source,
+                g,
+                random_seed=0 if seed is None else int(seed),
+                timeout=timeout,
             )
             if len(emb) < v:
                 raise ProblemTooLargeError(
                     f"minorminer.find_embedding found no embedding of {v} variables / {lr.size} couplers "
                     f"on {target.name!r} ({target.num_qubits} qubits) within {timeout:g} s",
-                    fix="raise timeout, reduce the problem, or decompose", size=v, limit=target.num_qubits,
+                    fix="raise timeout, reduce the problem, or decompose",
+                    size=v,
+                    limit=target.num_qubits,
                     unit="qubits",
                 )
             chains = [emb[i] for i in range(v)]
@@ -456,11 +508,17 @@ class EmbedPass(Pass):
             ChainEmbedding(qubits=qubits, chain_of=chain_of, num_logical=v, method=unembed, seed=seed)
         )
         facts = {
-            "mapping": f"minor-embedding ({method})", "qubits": int(qubits.size),
-            "max_chain_length": int(lengths.max(initial=0)), "mean_chain_length": float(lengths.mean()) if v else 0.0,
-            "chain_couplers": n_chain_couplers, "utilisation": qubits.size / max(target.num_qubits, 1),
-            "chain_strength": cs.tolist(), "chain_strength_source": cs_source, "clique_capacity": cap,
-            "unembed": unembed, "verified": True,
+            "mapping": f"minor-embedding ({method})",
+            "qubits": int(qubits.size),
+            "max_chain_length": int(lengths.max(initial=0)),
+            "mean_chain_length": float(lengths.mean()) if v else 0.0,
+            "chain_couplers": n_chain_couplers,
+            "utilisation": qubits.size / max(target.num_qubits, 1),
+            "chain_strength": cs.tolist(),
+            "chain_strength_source": cs_source,
+            "clique_capacity": cap,
+            "unembed": unembed,
+            "verified": True,
         }
         context.properties["embedding"] = facts
         context.report(details=facts, qubits=int(qubits.size))

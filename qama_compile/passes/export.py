@@ -42,11 +42,24 @@ if TYPE_CHECKING:
     from ..targets import Target
 
 FORMATS = ("bqm-json", "ising-npz", "ising-txt", "qasm3", "lp", "pauli-json")
-_SUFFIX = {".json": "bqm-json", ".npz": "ising-npz", ".txt": "ising-txt", ".qasm": "qasm3", ".qasm3": "qasm3",
-           ".lp": "lp"}
+_SUFFIX = {
+    ".json": "bqm-json",
+    ".npz": "ising-npz",
+    ".txt": "ising-txt",
+    ".qasm": "qasm3",
+    ".qasm3": "qasm3",
+    ".lp": "lp",
+}
 _KIND_DEFAULT = {"annealer": "bqm-json", "cim": "ising-npz", "gate": "qasm3", "simulator": "qasm3"}
-_FORMAT_ALIASES = {"json": "bqm-json", "bqm": "bqm-json", "npz": "ising-npz", "txt": "ising-txt", "coo": "ising-txt",
-                   "qasm": "qasm3", "pauli": "pauli-json"}
+_FORMAT_ALIASES = {
+    "json": "bqm-json",
+    "bqm": "bqm-json",
+    "npz": "ising-npz",
+    "txt": "ising-txt",
+    "coo": "ising-txt",
+    "qasm": "qasm3",
+    "pauli": "pauli-json",
+}
 CONVENTION = "E = offset + sum_i h_i s_i + sum_{i<j} J_ij s_i s_j (dimod); cim-optimizer minimises the negation"
 
 
@@ -64,16 +77,22 @@ def pick_format(path: str | Path, target: Target | None, fmt: str | None = None)
     if fmt not in FORMATS:
         raise UnknownNameError(
             f"unknown export format {fmt!r}; known formats: {', '.join(FORMATS)}",
-            fix="pick one of the known formats", name=fmt, known=list(FORMATS),
+            fix="pick one of the known formats",
+            name=fmt,
+            known=list(FORMATS),
         )
     return fmt
 
 
 def _header(ir: QuadraticIR, target: Target | None, extra: dict[str, Any] | None) -> dict[str, Any]:
     return {
-        "format_version": 1, "target": None if target is None else target.name,
-        "batch_size": ir.batch_size, "num_variables": ir.num_variables, "vartype": ir.vartype,
-        "convention": CONVENTION, **(extra or {}),
+        "format_version": 1,
+        "target": None if target is None else target.name,
+        "batch_size": ir.batch_size,
+        "num_variables": ir.num_variables,
+        "vartype": ir.vartype,
+        "convention": CONVENTION,
+        **(extra or {}),
     }
 
 
@@ -84,8 +103,13 @@ def _coo_all(ir: QuadraticIR) -> tuple[Any, Any, Any]:
 
 
 def export_ir(
-    ir: QuadraticIR, path: str | Path, *, target: Target | None = None, format: str | None = None,
-    reps: int = 1, extra: dict[str, Any] | None = None,
+    ir: QuadraticIR,
+    path: str | Path,
+    *,
+    target: Target | None = None,
+    format: str | None = None,
+    reps: int = 1,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``ir`` (all problems of the batch) to ``path``; returns the path."""
     fmt = pick_format(path, target, format)
@@ -109,7 +133,13 @@ def export_ir(
         if fmt == "ising-npz":
             buf = io.BytesIO()
             np.savez_compressed(
-                buf, h=h, rows=rows, cols=cols, J=j, offset=spin.offset, qubits=np.asarray(qubits),
+                buf,
+                h=h,
+                rows=rows,
+                cols=cols,
+                J=j,
+                offset=spin.offset,
+                qubits=np.asarray(qubits),
                 scale=np.asarray(spin.meta.get("scale", [1.0] * spin.batch_size)),
                 h_step=np.float64(steps["h_step"] if integer else np.nan),
                 j_step=np.float64(steps["j_step"] if integer else np.nan),
@@ -120,11 +150,15 @@ def export_ir(
             with atomic_write(out, "w") as fh:
                 fh.write(f"# qama-compile ising; {json.dumps({'integer': integer, **head})}\n")
                 for b in range(spin.batch_size):  # one block per problem of the batch
-                    fh.write(f"# problem {b} offset {spin.offset[b]!r} variables {spin.num_variables} "
-                             f"couplers {rows.size}\n")
+                    fh.write(
+                        f"# problem {b} offset {spin.offset[b]!r} variables {spin.num_variables} couplers {rows.size}\n"
+                    )
                     fh.write("# h: index value\n")
-                    np.savetxt(fh, np.column_stack([np.arange(spin.num_variables), h[b]]),
-                               fmt="%d %d" if integer else "%d %.17g")
+                    np.savetxt(
+                        fh,
+                        np.column_stack([np.arange(spin.num_variables), h[b]]),
+                        fmt="%d %d" if integer else "%d %.17g",
+                    )
                     fh.write("# J: i j value\n")
                     np.savetxt(fh, np.column_stack([rows, cols, j[b]]), fmt="%d %d %d" if integer else "%d %d %.17g")
     elif fmt in ("qasm3", "lp", "pauli-json"):

@@ -55,7 +55,11 @@ def grid_step(bounds: tuple[float, float], bits: int) -> float:
 
 
 def _round_to_grid(
-    x: NDArray[np.float64], step: float, bounds: tuple[float, float], rounding: Rounding, rng: np.random.Generator,
+    x: NDArray[np.float64],
+    step: float,
+    bounds: tuple[float, float],
+    rounding: Rounding,
+    rng: np.random.Generator,
 ) -> NDArray[np.float64]:
     y = x / step
     if rounding == "nearest":
@@ -87,7 +91,10 @@ def _quad_extrema(ir: QuadraticIR) -> tuple[NDArray[np.float64], NDArray[np.floa
 
 
 def scale_factors(
-    ir: QuadraticIR, target: Target, *, use_extended: bool | Literal["auto"] = "auto",
+    ir: QuadraticIR,
+    target: Target,
+    *,
+    use_extended: bool | Literal["auto"] = "auto",
 ) -> tuple[NDArray[np.float64], bool]:
     """Per-problem scale into the target ranges, and whether the extended ``J`` range was used."""
     hs = _side_scale(ir.linear.max(axis=1, initial=0.0), ir.linear.min(axis=1, initial=0.0), target.h_range)
@@ -173,11 +180,24 @@ class QuantizePass(Pass):
             lin = np.clip(lin, *target.h_range)
             blocks, data = np.clip(blocks, *jb), np.clip(data, *jb)
         out = QuadraticIR(
-            vartype="SPIN", linear=lin, offset=spin.offset * scale, blocks=blocks, rows=spin.rows, cols=spin.cols,
-            data=data, labels=spin.labels, label_fields=spin.label_fields,
-            meta={**spin.meta, "scale": scale.tolist(), **(
-                {"quantization_steps": {"h_step": grid_step(target.h_range, bits), "j_step": grid_step(jb, bits)}}
-                if bits is not None else {})},
+            vartype="SPIN",
+            linear=lin,
+            offset=spin.offset * scale,
+            blocks=blocks,
+            rows=spin.rows,
+            cols=spin.cols,
+            data=data,
+            labels=spin.labels,
+            label_fields=spin.label_fields,
+            meta={
+                **spin.meta,
+                "scale": scale.tolist(),
+                **(
+                    {"quantization_steps": {"h_step": grid_step(target.h_range, bits), "j_step": grid_step(jb, bits)}}
+                    if bits is not None
+                    else {}
+                ),
+            },
         )
         # errors in the input's units
         b = spin.batch_size
@@ -194,9 +214,12 @@ class QuantizePass(Pass):
         else:
             gs = f"not checked ({spin.num_variables} variables > {self.max_exact})"
         facts: dict[str, Any] = {
-            "bits": bits, "rounding": rounding if bits is not None else "none (analog)",
+            "bits": bits,
+            "rounding": rounding if bits is not None else "none (analog)",
             "levels": None if bits is None else 2 ** int(bits) - 1,
-            "scale": scale.tolist(), "extended_j_range_used": extended, "j_bounds": list(jb),
+            "scale": scale.tolist(),
+            "extended_j_range_used": extended,
+            "j_bounds": list(jb),
             "h_step": None if bits is None else grid_step(target.h_range, bits),
             "j_step": None if bits is None else grid_step(jb, bits),
         }

@@ -124,8 +124,16 @@ def condition(ir: QuadraticIR, indices: ArrayLike, values: ArrayLike) -> Quadrat
     meta["conditioned_variables"] = int(meta.get("conditioned_variables", 0)) + int(idx.size)
     # rows < cols still holds (new_index is increasing), so the IR is built directly
     return QuadraticIR(
-        vartype=ir.vartype, linear=linear, offset=offset, blocks=blocks, rows=rows, cols=cols, data=data,
-        labels=ir.labels[kept], label_fields=ir.label_fields, meta=meta,
+        vartype=ir.vartype,
+        linear=linear,
+        offset=offset,
+        blocks=blocks,
+        rows=rows,
+        cols=cols,
+        data=data,
+        labels=ir.labels[kept],
+        label_fields=ir.label_fields,
+        meta=meta,
     )
 
 
@@ -176,7 +184,10 @@ def fix_variables(ir: QuadraticIR, *, strict: bool = True) -> FixResult:
     for k in range(b):  # one roof-duality call per problem (C++ inside)
         rows, cols, data = ir.coo(k)
         bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
-            ir.linear[k], (rows, cols, data), float(ir.offset[k]), vartype=dimod.as_vartype(ir.vartype),
+            ir.linear[k],
+            (rows, cols, data),
+            float(ir.offset[k]),
+            vartype=dimod.as_vartype(ir.vartype),
             variable_order=range(v),
         )
         bound, fixed = roof_duality(bqm, strict=strict)
@@ -190,9 +201,16 @@ def fix_variables(ir: QuadraticIR, *, strict: bool = True) -> FixResult:
     fixed_values = values[:, everywhere]
     reduced = condition(ir, everywhere, fixed_values)
     reduced = QuadraticIR(
-        vartype=reduced.vartype, linear=reduced.linear, offset=reduced.offset, blocks=reduced.blocks,
-        rows=reduced.rows, cols=reduced.cols, data=reduced.data, labels=reduced.labels,
-        label_fields=reduced.label_fields, meta={**reduced.meta, "roof_duality_fixed": int(everywhere.size)},
+        vartype=reduced.vartype,
+        linear=reduced.linear,
+        offset=reduced.offset,
+        blocks=reduced.blocks,
+        rows=reduced.rows,
+        cols=reduced.cols,
+        data=reduced.data,
+        labels=reduced.labels,
+        label_fields=reduced.label_fields,
+        meta={**reduced.meta, "roof_duality_fixed": int(everywhere.size)},
     )
     step = FixVariables(indices=everywhere, values=fixed_values, num_variables=v)
     return FixResult(ir=reduced, step=step, lower_bounds=bounds, fixed_per_problem=known.sum(axis=1))
@@ -255,9 +273,16 @@ def prune_couplings(ir: QuadraticIR, *, threshold: float) -> PruneResult:
     data = np.where(small_d, 0.0, ir.data)
     keep_e = np.any(data != 0, axis=0) | ~np.any(small_d, axis=0)  # drop structure pruned everywhere
     out = QuadraticIR(
-        vartype=ir.vartype, linear=ir.linear, offset=ir.offset, blocks=np.where(small_b, 0.0, ir.blocks),
-        rows=ir.rows[keep_e], cols=ir.cols[keep_e], data=data[:, keep_e], labels=ir.labels,
-        label_fields=ir.label_fields, meta={**ir.meta, "pruned_below": float(threshold)},
+        vartype=ir.vartype,
+        linear=ir.linear,
+        offset=ir.offset,
+        blocks=np.where(small_b, 0.0, ir.blocks),
+        rows=ir.rows[keep_e],
+        cols=ir.cols[keep_e],
+        data=data[:, keep_e],
+        labels=ir.labels,
+        label_fields=ir.label_fields,
+        meta={**ir.meta, "pruned_below": float(threshold)},
     )
     pruned = small_d.sum(axis=1) + small_b.sum(axis=(1, 2, 3))
     return PruneResult(ir=out, pruned=pruned.astype(np.int64), shift_low=low + 0.0, shift_high=high + 0.0)
@@ -300,14 +325,17 @@ class ReducePass(Pass):
         if threshold is not None and threshold > 0:
             pr = prune_couplings(current, threshold=float(threshold))
             current = pr.ir
-            lost.update({
-                "pruned_couplers": int(pr.pruned.max(initial=0)),
-                "energy_error_bound": float(pr.error_bound.max(initial=0.0)),
-                "energy_shift_min": float(pr.shift_low.min(initial=0.0)),
-                "energy_shift_max": float(pr.shift_high.max(initial=0.0)),
-            })
-            props.update({"prune_threshold": float(threshold), "pruned": pr.pruned,
-                          "energy_error_bound": pr.error_bound})
+            lost.update(
+                {
+                    "pruned_couplers": int(pr.pruned.max(initial=0)),
+                    "energy_error_bound": float(pr.error_bound.max(initial=0.0)),
+                    "energy_shift_min": float(pr.shift_low.min(initial=0.0)),
+                    "energy_shift_max": float(pr.shift_high.max(initial=0.0)),
+                }
+            )
+            props.update(
+                {"prune_threshold": float(threshold), "pruned": pr.pruned, "energy_error_bound": pr.error_bound}
+            )
         if self.roof_duality:
             fr = fix_variables(current, strict=self.strict)
             current = fr.ir
@@ -315,8 +343,13 @@ class ReducePass(Pass):
             details["fixed_variables"] = int(fr.step.indices.size)
             if not self.strict:
                 lost["ground_states_kept"] = "at least one (weak persistency)"
-            props.update({"lower_bounds": fr.lower_bounds, "fixed_per_problem": fr.fixed_per_problem,
-                          "fixed_indices": fr.step.indices})
+            props.update(
+                {
+                    "lower_bounds": fr.lower_bounds,
+                    "fixed_per_problem": fr.fixed_per_problem,
+                    "fixed_indices": fr.step.indices,
+                }
+            )
         context.properties["reduce"] = props
         context.report(lost=lost, details=details)
         return current

@@ -71,8 +71,9 @@ def test_sampleset_energies(backend: tuple[str, dimod.Sampler], vartype: Literal
         # the Ising / QUBO entry points of the dimod.Sampler mixin reach the same sampler
         if vartype == "SPIN":
             h, j, _ = bqm.to_ising()
-            dimod.testing.asserts.assert_sampleset_energies(sampler.sample_ising(h, j, **kwargs),
-                                                            dimod.BQM.from_ising(h, j))
+            dimod.testing.asserts.assert_sampleset_energies(
+                sampler.sample_ising(h, j, **kwargs), dimod.BQM.from_ising(h, j)
+            )
         else:
             q, _ = bqm.to_qubo()
             dimod.testing.asserts.assert_sampleset_energies(sampler.sample_qubo(q, **kwargs), dimod.BQM.from_qubo(q))

@@ -18,8 +18,9 @@ from qama_compile.solver import solve
 
 def _mock() -> MockDWaveSampler:
     # a seeded simulated-annealing substitute: a reproducible offline stand-in for the QPU
-    return MockDWaveSampler(substitute_sampler=SimulatedAnnealingSampler(),
-                            substitute_kwargs={"seed": 0, "num_sweeps": 500})
+    return MockDWaveSampler(
+        substitute_sampler=SimulatedAnnealingSampler(), substitute_kwargs={"seed": 0, "num_sweeps": 500}
+    )
 
 
 def test_without_credentials_says_how_to_configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -60,8 +61,9 @@ def test_solve_end_to_end_offline_matches_exact() -> None:
 
 def test_fixed_embedding_and_chain_strength() -> None:
     child = _mock()
-    bqm = dimod.BinaryQuadraticModel({"a": 0.5, "b": -0.5, "c": 0.2}, {("a", "b"): -1.0, ("b", "c"): 0.8,
-                                                                     ("a", "c"): 0.3}, 0.0, "SPIN")
+    bqm = dimod.BinaryQuadraticModel(
+        {"a": 0.5, "b": -0.5, "c": 0.2}, {("a", "b"): -1.0, ("b", "c"): 0.8, ("a", "c"): 0.3}, 0.0, "SPIN"
+    )
     # a triangle on Chimera: chain b over two coupled qubits of one unit cell
     embedding = {"a": [0], "b": [4, 1], "c": [5]}
     qpu = DWaveBackend(child=child, embedding=embedding, chain_strength=2.0)
@@ -80,9 +82,12 @@ def test_too_many_variables_for_the_chip() -> None:
 
 def test_compiled_for_a_target_goes_to_the_chip_directly() -> None:
     problem = lower_attention(*np.random.default_rng(5).normal(size=(3, 2, 3, 4)), bits=2)  # 12 variables
-    child = MockDWaveSampler(topology_type="chimera", topology_shape=[16, 16, 4],
-                             substitute_sampler=SimulatedAnnealingSampler(),
-                             substitute_kwargs={"seed": 0, "num_sweeps": 1000})
+    child = MockDWaveSampler(
+        topology_type="chimera",
+        topology_shape=[16, 16, 4],
+        substitute_sampler=SimulatedAnnealingSampler(),
+        substitute_kwargs={"seed": 0, "num_sweeps": 1000},
+    )
     result = solve(problem, backend=DWaveBackend(child=child), num_reads=50, seed=0, target="chimera-c16")
     ss = result.samplesets[0]
     assert ss.info["native"] is True and result.info["physical_qubits"] == ss.info["embedding_qubits"] > 12

@@ -16,8 +16,26 @@ from qama_compile.solver import solve
 
 def test_compare_prints_table_and_writes_outputs(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     j, c, p = tmp_path / "c.json", tmp_path / "c.csv", tmp_path / "c.png"
-    argv = ["compare", "--random", "1,2,3,4", "--seed", "2", "--bits", "1", "--backends", "exact,sa,nosuch",
-            "--reads", "30", "--json", str(j), "--csv", str(c), "--plot", str(p), "--no-progress"]
+    argv = [
+        "compare",
+        "--random",
+        "1,2,3,4",
+        "--seed",
+        "2",
+        "--bits",
+        "1",
+        "--backends",
+        "exact,sa,nosuch",
+        "--reads",
+        "30",
+        "--json",
+        str(j),
+        "--csv",
+        str(c),
+        "--plot",
+        str(p),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "H*N*q = 2*3*1 = 6 variables" in out and "p_ground" in out and "tts99_s" in out
@@ -38,9 +56,26 @@ def test_compare_prints_table_and_writes_outputs(tmp_path: Path, capsys) -> None
 
 def test_backend_options_reach_the_constructor(tmp_path: Path) -> None:
     j = tmp_path / "c.json"
-    argv = ["compare", "--random", "1,1,3,3", "--bits", "1", "--backends", "qaoa,tabu,sa", "--reads", "16",
-            "--option", "qaoa.maxiter=4", "--option", "qaoa.bogus=1", "--option", "tabu.timeout=5",
-            "--json", str(j), "--no-progress"]
+    argv = [
+        "compare",
+        "--random",
+        "1,1,3,3",
+        "--bits",
+        "1",
+        "--backends",
+        "qaoa,tabu,sa",
+        "--reads",
+        "16",
+        "--option",
+        "qaoa.maxiter=4",
+        "--option",
+        "qaoa.bogus=1",
+        "--option",
+        "tabu.timeout=5",
+        "--json",
+        str(j),
+        "--no-progress",
+    ]
     assert main(argv) == 0
     rows = {r["backend"]: r for r in json.loads(j.read_text())["rows"]}
     assert rows["qaoa"]["status"] == "failed" and "bogus" in rows["qaoa"]["reason"]

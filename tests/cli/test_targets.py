@@ -12,8 +12,15 @@ from qama_compile.cli.main import main
 def test_table_lists_every_target_with_sources(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["targets"]) == 0
     out = capsys.readouterr().out
-    for name in ("dwave-advantage", "dwave-advantage2", "chimera-c16", "cim-550", "cim-100k", "ibm-heron",
-                 "aer-statevector"):
+    for name in (
+        "dwave-advantage",
+        "dwave-advantage2",
+        "chimera-c16",
+        "cim-550",
+        "cim-100k",
+        "ibm-heron",
+        "aer-statevector",
+    ):
         assert name in out
     assert "source: https://docs.dwavequantum.com" in out and "[-2, 1]" in out
 

@@ -46,15 +46,22 @@ def test_fit_reasons_per_kind() -> None:
     assert fits is None and "72 variables > largest clique K_64" in reason
     fits, reason, facts = fit_check(ir, get_target("cim-550"))
     assert fits is True and facts["spins_needed"] == 65
-    fits, reason, _ = fit_check(ir, get_target("aer-statevector").__class__(
-        name="sv", kind="simulator", topology="none", num_qubits=20, h_range=(-1, 1), j_range=(-1, 1)))
+    fits, reason, _ = fit_check(
+        ir,
+        get_target("aer-statevector").__class__(
+            name="sv", kind="simulator", topology="none", num_qubits=20, h_range=(-1, 1), j_range=(-1, 1)
+        ),
+    )
     assert fits is False and "64 qubits needed > 20" in reason
 
 
 def test_strict_raises_with_counts_and_limit() -> None:
     problem = lower_attention(*np.random.default_rng(1).normal(size=(3, 2, 8, 4)), bits=4)
     with pytest.raises(ProblemTooLargeError, match=r"64 qubits needed > 30|64 variables") as exc:
-        PassManager([AnalysisPass(strict=True)]).run(problem.ir, target=get_target("aer-statevector")
-                                                     .__class__(name="sv", kind="simulator", topology="none",
-                                                                num_qubits=30, h_range=(-1, 1), j_range=(-1, 1)))
+        PassManager([AnalysisPass(strict=True)]).run(
+            problem.ir,
+            target=get_target("aer-statevector").__class__(
+                name="sv", kind="simulator", topology="none", num_qubits=30, h_range=(-1, 1), j_range=(-1, 1)
+            ),
+        )
     assert exc.value.fields["size"] == 64 and exc.value.fields["limit"] == 30

@@ -25,8 +25,14 @@ from qama_compile.passes.base import (
 
 
 def _ir() -> QuadraticIR:
-    return QuadraticIR.from_coo(linear=[[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]], rows=[0, 1], cols=[1, 2],
-                                data=[[2.0, -1.0], [1.0, 1.0]], offset=[0.5, -0.5], meta={"tag": [1]})
+    return QuadraticIR.from_coo(
+        linear=[[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]],
+        rows=[0, 1],
+        cols=[1, 2],
+        data=[[2.0, -1.0], [1.0, 1.0]],
+        offset=[0.5, -0.5],
+        meta={"tag": [1]},
+    )
 
 
 @dataclass(frozen=True)
@@ -36,8 +42,17 @@ class Scale(Pass):
 
     def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
         context.report(lost={"nothing": 0}, details={"factor": self.factor})
-        return QuadraticIR(vartype=ir.vartype, linear=ir.linear * self.factor, offset=ir.offset, blocks=ir.blocks,
-                           rows=ir.rows, cols=ir.cols, data=ir.data, labels=ir.labels, meta=dict(ir.meta))
+        return QuadraticIR(
+            vartype=ir.vartype,
+            linear=ir.linear * self.factor,
+            offset=ir.offset,
+            blocks=ir.blocks,
+            rows=ir.rows,
+            cols=ir.cols,
+            data=ir.data,
+            labels=ir.labels,
+            meta=dict(ir.meta),
+        )
 
 
 class ReturnsNone(Pass):
@@ -116,8 +131,10 @@ def test_context_options_are_read_only_and_on_record_called() -> None:
 
 
 def test_fix_variables_and_vartype_change_decode_in_reverse_order() -> None:
-    steps = [FixVariables(indices=np.array([0, 3]), values=np.array([[1, 0], [0, 1]]), num_variables=4),
-             VartypeChange(source="BINARY", target="SPIN")]
+    steps = [
+        FixVariables(indices=np.array([0, 3]), values=np.array([[1, 0], [0, 1]]), num_variables=4),
+        VartypeChange(source="BINARY", target="SPIN"),
+    ]
     out = decode_samples(steps, np.array([[[1, -1]], [[-1, -1]]]))
     assert out.tolist() == [[[1, 1, 0, 0]], [[0, 0, 0, 1]]]
     x, info = decode_samples_with_info(steps, np.array([[1, 1]]), batch_size=2)

@@ -78,8 +78,9 @@ def test_head_strategy_packs_whole_heads() -> None:
 
 def test_generic_ir_is_split_into_chunks() -> None:
     rng = np.random.default_rng(0)
-    ir = QuadraticIR.from_coo(linear=rng.normal(size=(1, 10)), rows=np.arange(9), cols=np.arange(1, 10),
-                              data=rng.normal(size=(1, 9)))
+    ir = QuadraticIR.from_coo(
+        linear=rng.normal(size=(1, 10)), rows=np.arange(9), cols=np.arange(1, 10), data=rng.normal(size=(1, 9))
+    )
     plan = plan_blocks(ir, max_variables=4)
     check_plan(ir, plan.blocks, 4)
     assert plan.sizes == [4, 4, 2]
@@ -130,8 +131,16 @@ def test_energy_never_increases(seed: int, limit: int, strategy: str, restarts: 
         ir, start = ir.select([0]), None if start is None else start[:1]
     weak = SimulatedAnnealingSampler()
     result = solve_decomposed(
-        ir, sampler=weak, max_variables=limit, strategy=strategy, sweeps=3, num_reads=1, seed=seed,  # type: ignore[arg-type]
-        initial=start, restarts=restarts, sample_options={"num_sweeps": 2},
+        ir,
+        sampler=weak,
+        max_variables=limit,
+        strategy=strategy,
+        sweeps=3,
+        num_reads=1,
+        seed=seed,  # type: ignore[arg-type]
+        initial=start,
+        restarts=restarts,
+        sample_options={"num_sweeps": 2},
     )
     assert result.history.shape[0] == ir.batch_size and result.history.shape[1] >= 2
     assert np.all(np.diff(result.history, axis=1) <= 0)
@@ -144,8 +153,14 @@ def test_energy_never_increases(seed: int, limit: int, strategy: str, restarts: 
 
 def test_same_seed_same_result() -> None:
     ir = qama(5, batch=2, heads=2, tokens=4, bits=2)
-    kwargs = {"sampler": SimulatedAnnealingSampler(), "max_variables": 4, "num_reads": 3, "restarts": 2, "sweeps": 3,
-              "sample_options": {"num_sweeps": 20}}
+    kwargs = {
+        "sampler": SimulatedAnnealingSampler(),
+        "max_variables": 4,
+        "num_reads": 3,
+        "restarts": 2,
+        "sweeps": 3,
+        "sample_options": {"num_sweeps": 20},
+    }
     a = solve_decomposed(ir, seed=11, **kwargs)  # type: ignore[arg-type]
     b = solve_decomposed(ir, seed=11, **kwargs)  # type: ignore[arg-type]
     assert np.array_equal(a.samples, b.samples) and np.array_equal(a.history, b.history)
@@ -191,8 +206,14 @@ def test_matches_the_exact_optimum_in_most_seeded_instances(
     heads: int, tokens: int, bits: int, limit: int, strategy: str, restarts: int, floor: float
 ) -> None:
     ir = qama(7, batch=50, heads=heads, tokens=tokens, bits=bits)
-    result = solve_decomposed(ir, sampler="exact", max_variables=limit, strategy=strategy,  # type: ignore[arg-type]
-                              restarts=restarts, seed=0)
+    result = solve_decomposed(
+        ir,
+        sampler="exact",
+        max_variables=limit,
+        strategy=strategy,  # type: ignore[arg-type]
+        restarts=restarts,
+        seed=0,
+    )
     ground = exact_ground(ir)
     assert np.all(result.energies >= ground - 1e-9)
     hit = np.isclose(result.energies, ground, rtol=0, atol=1e-9)

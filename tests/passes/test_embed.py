@@ -31,9 +31,14 @@ CHIMERA = get_target("chimera-c16")
 def _random_ir(rng: np.random.Generator, v: int, density: float, batch: int = 2) -> QuadraticIR:
     iu, ju = np.triu_indices(v, k=1)
     keep = rng.random(iu.size) < density
-    return QuadraticIR.from_coo(linear=rng.normal(size=(batch, v)), rows=iu[keep], cols=ju[keep],
-                                data=rng.normal(size=(batch, int(keep.sum()))), offset=rng.normal(size=batch),
-                                vartype="BINARY")
+    return QuadraticIR.from_coo(
+        linear=rng.normal(size=(batch, v)),
+        rows=iu[keep],
+        cols=ju[keep],
+        data=rng.normal(size=(batch, int(keep.sum()))),
+        offset=rng.normal(size=batch),
+        vartype="BINARY",
+    )
 
 
 def _intact(step: ChainEmbedding, logical_spins: np.ndarray) -> np.ndarray:
@@ -45,8 +50,12 @@ def _check_verifies(ir: QuadraticIR, step: ChainEmbedding, target: Target) -> No
     assert verify_embedding(step.chains(), list(zip(r.tolist(), c.tolist(), strict=True)), target.graph())
 
 
-@given(v=st.integers(2, 12), density=st.floats(0.2, 1.0), seed=st.integers(0, 2**16), method=st.sampled_from(
-    ["clique", "heuristic"]))
+@given(
+    v=st.integers(2, 12),
+    density=st.floats(0.2, 1.0),
+    seed=st.integers(0, 2**16),
+    method=st.sampled_from(["clique", "heuristic"]),
+)
 def test_embedding_verifies_and_intact_chains_keep_the_energy(v: int, density: float, seed: int, method: str) -> None:
     rng = np.random.default_rng(seed)
     ir = _random_ir(rng, v, density)
@@ -70,8 +79,12 @@ def test_matches_dwave_embed_bqm_energies(rng: np.random.Generator) -> None:
     assert isinstance(step, ChainEmbedding)
     cs = ctx.properties["embedding"]["chain_strength"][0]
     labels = problem.ir.label_tuples()
-    ref = embed_bqm(ir_to_bqm(problem.ir, 0, vartype="SPIN"), {labels[i]: ch for i, ch in step.chains().items()},
-                    get_target("dwave-advantage").graph(), chain_strength=cs)
+    ref = embed_bqm(
+        ir_to_bqm(problem.ir, 0, vartype="SPIN"),
+        {labels[i]: ch for i, ch in step.chains().items()},
+        get_target("dwave-advantage").graph(),
+        chain_strength=cs,
+    )
     spins = rng.choice([-1, 1], size=(5, phys.num_variables))  # arbitrary, chains may break
     mine = phys.select([0]).energies(spins)[0]
     qubits = phys.labels[:, 0]

@@ -44,8 +44,11 @@ def test_cim_integer_matrix_npz_and_txt(problem, tmp_path: Path) -> None:  # typ
         assert header["integer"] and header["target"] == "cim-550"
         j_step = float(f["j_step"])
         s = np.random.default_rng(1).choice([-1, 1], size=(3, cp.num_qubits))
-        e = f["offset"][:, None] + (f["h"] * j_step) @ s.T + np.einsum(
-            "se,be->bs", s[:, f["rows"]] * s[:, f["cols"]], f["J"] * j_step)
+        e = (
+            f["offset"][:, None]
+            + (f["h"] * j_step) @ s.T
+            + np.einsum("se,be->bs", s[:, f["rows"]] * s[:, f["cols"]], f["J"] * j_step)
+        )
         np.testing.assert_allclose(e, cp.physical.energies(s), atol=1e-9)
     text = cp.export(tmp_path / "p.txt").read_text()
     assert text.startswith("# qama-compile ising") and text.count("# problem") == 2

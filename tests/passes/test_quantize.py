@@ -19,8 +19,13 @@ ADV = get_target("dwave-advantage")
 
 def _spin_ir(rng: np.random.Generator, v: int, batch: int = 2, scale: float = 1.0) -> QuadraticIR:
     iu, ju = np.triu_indices(v, k=1)
-    return QuadraticIR.from_coo(linear=scale * rng.normal(size=(batch, v)), rows=iu, cols=ju,
-                                data=scale * rng.normal(size=(batch, iu.size)), vartype="SPIN")
+    return QuadraticIR.from_coo(
+        linear=scale * rng.normal(size=(batch, v)),
+        rows=iu,
+        cols=ju,
+        data=scale * rng.normal(size=(batch, iu.size)),
+        vartype="SPIN",
+    )
 
 
 def _on_grid(values: np.ndarray, step: float, bounds: tuple[float, float]) -> None:
@@ -29,15 +34,30 @@ def _on_grid(values: np.ndarray, step: float, bounds: tuple[float, float]) -> No
     assert values.min(initial=0) >= bounds[0] - 1e-12 and values.max(initial=0) <= bounds[1] + 1e-12
 
 
-@given(v=st.integers(2, 9), seed=st.integers(0, 2**16), bits=st.integers(3, 8),
-       rounding=st.sampled_from(["nearest", "stochastic"]), magnitude=st.floats(1e-3, 1e3))
-def test_coefficients_on_the_grid_inside_the_ranges(v: int, seed: int, bits: int, rounding: str,
-                                                    magnitude: float) -> None:
+@given(
+    v=st.integers(2, 9),
+    seed=st.integers(0, 2**16),
+    bits=st.integers(3, 8),
+    rounding=st.sampled_from(["nearest", "stochastic"]),
+    magnitude=st.floats(1e-3, 1e3),
+)
+def test_coefficients_on_the_grid_inside_the_ranges(
+    v: int, seed: int, bits: int, rounding: str, magnitude: float
+) -> None:
     ir = _spin_ir(np.random.default_rng(seed), v, scale=magnitude)
-    target = Target(name="t", kind="cim", topology="complete", num_qubits=64, h_range=(-2.0, 2.0),
-                    j_range=(-1.0, 1.0), extended_j_range=(-2.0, 1.0), coupling_bits=bits)
+    target = Target(
+        name="t",
+        kind="cim",
+        topology="complete",
+        num_qubits=64,
+        h_range=(-2.0, 2.0),
+        j_range=(-1.0, 1.0),
+        extended_j_range=(-2.0, 1.0),
+        coupling_bits=bits,
+    )
     out, ctx = PassManager([QuantizePass(rounding=rounding, seed=seed, max_exact=0)]).run(  # type: ignore[arg-type]
-        ir, target=target)
+        ir, target=target
+    )
     q = ctx.properties["quantization"]
     _on_grid(out.linear, grid_step(target.h_range, bits), target.h_range)
     jb = tuple(q["j_bounds"])
@@ -63,10 +83,13 @@ def test_nearest_error_is_at_most_half_a_step() -> None:
 
 def test_stochastic_rounding_is_seeded_and_unbiased() -> None:
     ir = QuadraticIR.from_coo(linear=[[1.0, 0.3]], vartype="SPIN")  # 0.3 of the max sits between levels at 3 bits
-    target = Target(name="t", kind="cim", topology="complete", num_qubits=4, h_range=(-1, 1), j_range=(-1, 1),
-                    coupling_bits=3)
-    runs = [PassManager([QuantizePass(rounding="stochastic", seed=s, max_exact=0)]).run(ir, target=target)[0]
-            for s in range(400)]
+    target = Target(
+        name="t", kind="cim", topology="complete", num_qubits=4, h_range=(-1, 1), j_range=(-1, 1), coupling_bits=3
+    )
+    runs = [
+        PassManager([QuantizePass(rounding="stochastic", seed=s, max_exact=0)]).run(ir, target=target)[0]
+        for s in range(400)
+    ]
     vals = np.array([r.linear[0, 1] for r in runs])
     assert set(np.round(vals * 3).tolist()) == {0.0, 1.0}
     assert abs(vals.mean() - 0.3) < 0.03

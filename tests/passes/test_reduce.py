@@ -34,8 +34,9 @@ def ground_energies(ir: QuadraticIR) -> np.ndarray:
     return ir.energies(x).min(axis=1)
 
 
-def random_ir(seed: int, *, b: int = 2, g: int = 2, n: int = 3, extra: int = 2,
-              vartype: Vartype = "BINARY") -> QuadraticIR:
+def random_ir(
+    seed: int, *, b: int = 2, g: int = 2, n: int = 3, extra: int = 2, vartype: Vartype = "BINARY"
+) -> QuadraticIR:
     """Dense blocks plus sparse couplings plus variables outside the blocks."""
     rng = np.random.default_rng(seed)
     v = g * n + extra
@@ -43,8 +44,13 @@ def random_ir(seed: int, *, b: int = 2, g: int = 2, n: int = 3, extra: int = 2,
     pairs = np.array([(i, j) for i, j in itertools.combinations(range(v), 2) if i // n != j // n or i >= g * n])
     keep = pairs[rng.random(len(pairs)) < 0.5]
     return QuadraticIR(
-        vartype=vartype, linear=rng.normal(size=(b, v)), offset=rng.normal(size=b), blocks=blocks,
-        rows=keep[:, 0], cols=keep[:, 1], data=rng.normal(size=(b, len(keep))),
+        vartype=vartype,
+        linear=rng.normal(size=(b, v)),
+        offset=rng.normal(size=b),
+        blocks=blocks,
+        rows=keep[:, 0],
+        cols=keep[:, 1],
+        data=rng.normal(size=(b, len(keep))),
         labels=np.arange(v).reshape(v, 1),
     )
 
@@ -111,8 +117,12 @@ def test_fixing_keeps_the_ground_energy_on_random_models(seed: int, spin: bool, 
     v = 8
     # diagonally dominant fields make roof duality fix a good share of the variables
     ir = QuadraticIR.from_coo(
-        linear=rng.normal(scale=3.0, size=(2, v)), rows=[0, 1, 2, 3, 4, 5, 6], cols=[1, 2, 3, 4, 5, 6, 7],
-        data=rng.normal(size=(2, 7)), offset=rng.normal(size=2), vartype="SPIN" if spin else "BINARY",
+        linear=rng.normal(scale=3.0, size=(2, v)),
+        rows=[0, 1, 2, 3, 4, 5, 6],
+        cols=[1, 2, 3, 4, 5, 6, 7],
+        data=rng.normal(size=(2, 7)),
+        offset=rng.normal(size=2),
+        vartype="SPIN" if spin else "BINARY",
     )
     result = fix_variables(ir, strict=strict)
     reduced = result.ir
@@ -153,8 +163,10 @@ def test_prune_bounds_hold_for_every_assignment(vartype: Vartype) -> None:
     ground_shift = ground_energies(out.ir) - ground_energies(ir)
     assert np.all(np.abs(ground_shift) <= out.error_bound + 1e-12)
     pruned_abs = np.abs(ir.data).clip(max=0.6) * (np.abs(ir.data) < 0.6)
-    assert np.all(out.error_bound <= pruned_abs.sum(axis=1) + np.abs(ir.blocks * (np.abs(ir.blocks) < 0.6)).sum(
-        axis=(1, 2, 3)) + 1e-12)
+    assert np.all(
+        out.error_bound
+        <= pruned_abs.sum(axis=1) + np.abs(ir.blocks * (np.abs(ir.blocks) < 0.6)).sum(axis=(1, 2, 3)) + 1e-12
+    )
     if vartype == "SPIN":  # symmetric and tight
         np.testing.assert_allclose(-out.shift_low, out.shift_high)
 
