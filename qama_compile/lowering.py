@@ -89,8 +89,9 @@ def estimate_lowering_bytes(batch: int, heads: int, tokens: int, dim: int, bits:
     n = tokens * bits
     blocks = batch * heads * n * n * 8
     pairs = batch * heads * tokens * tokens * 8
-    js_work = min(batch * heads, max(1, (1 << 23) // max(1, tokens * tokens * dim))) * tokens * tokens * dim * 8
-    return 3 * blocks + 4 * pairs + 3 * js_work
+    tensors = batch * heads * tokens * dim * 8  # softmaxes and their floored copies
+    js_work = 2 * 8 * max(1 << 17, tokens * dim) * 8  # two reused buffers per worker thread (<= 8)
+    return 3 * blocks + 4 * pairs + 6 * tensors + js_work
 
 
 def lower_attention(
