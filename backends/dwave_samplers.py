@@ -48,19 +48,20 @@ class _OceanMixin:
     parameters: dict[str, Any]
     properties: dict[str, Any]
 
+    def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES, **defaults: Any) -> None:
+        super().__init__()  # the dwave-samplers class, next in the MRO
+        self._setup(max_variables, defaults)
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel, **kwargs: Any) -> dimod.SampleSet:
+        """Sample ``bqm`` with the dwave-samplers options (``num_reads``, ``seed``, ...) over the defaults."""
+        return self._run(super().sample, bqm, kwargs)  # type: ignore[misc]
+
     def _setup(self, max_variables: int, defaults: dict[str, Any]) -> None:
         if not isinstance(max_variables, int) or isinstance(max_variables, bool) or max_variables < 1:
             raise InvalidInputError(
                 f"max_variables must be a positive integer, got {max_variables!r}", fix="pass max_variables >= 1"
             )
-        unknown = sorted(set(defaults) - set(self.parameters))
-        if unknown:
-            raise InvalidInputError(
-                f"unknown option(s) for the {self._name} backend: {', '.join(unknown)}",
-                fix=f"use the dwave-samplers parameters: {', '.join(sorted(self.parameters))}",
-                backend=self._name,
-                options=unknown,
-            )
+        self._check_options(defaults)
         self.max_variables = max_variables
         self.defaults = dict(defaults)
         self.properties = {
@@ -69,6 +70,16 @@ class _OceanMixin:
             "native_graph": None,
             "description": self._description,
         }
+
+    def _check_options(self, options: dict[str, Any]) -> None:
+        unknown = sorted(set(options) - set(self.parameters))
+        if unknown:
+            raise InvalidInputError(
+                f"unknown option(s) for the {self._name} backend: {', '.join(unknown)}",
+                fix=f"use the dwave-samplers parameters: {', '.join(sorted(self.parameters))}",
+                backend=self._name,
+                options=unknown,
+            )
 
     def _run(self, parent_sample: Any, bqm: dimod.BinaryQuadraticModel, kwargs: dict[str, Any]) -> dimod.SampleSet:
         if bqm.num_variables > self.max_variables:
@@ -80,14 +91,7 @@ class _OceanMixin:
                 limit=self.max_variables,
                 unit="variables",
             )
-        unknown = sorted(set(kwargs) - set(self.parameters))
-        if unknown:
-            raise InvalidInputError(
-                f"unknown option(s) for the {self._name} backend: {', '.join(unknown)}",
-                fix=f"use the dwave-samplers parameters: {', '.join(sorted(self.parameters))}",
-                backend=self._name,
-                options=unknown,
-            )
+        self._check_options(kwargs)
         options = {**self.defaults, **kwargs}
         t0 = time.perf_counter()
         ss: dimod.SampleSet = parent_sample(bqm, **options)
@@ -108,14 +112,6 @@ class SASampler(_OceanMixin, SimulatedAnnealingSampler):  # type: ignore[misc]
     _name = "sa"
     _description = "simulated annealing, dwave-samplers SimulatedAnnealingSampler (Metropolis, geometric beta)"
 
-    def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES, **defaults: Any) -> None:
-        super().__init__()
-        self._setup(max_variables, defaults)
-
-    def sample(self, bqm: dimod.BinaryQuadraticModel, **kwargs: Any) -> dimod.SampleSet:  # type: ignore[override]
-        """Sample ``bqm``; options as ``SimulatedAnnealingSampler.sample`` (``num_reads``, ``seed``, ...)."""
-        return self._run(super().sample, bqm, kwargs)
-
 
 class TabuSampler(_OceanMixin, _OceanTabuSampler):  # type: ignore[misc]
     """Multistart tabu search (``dwave.samplers.TabuSampler``), registered as ``tabu``.
@@ -131,14 +127,6 @@ class TabuSampler(_OceanMixin, _OceanTabuSampler):  # type: ignore[misc]
     _name = "tabu"
     _description = "multistart tabu search, dwave-samplers TabuSampler"
 
-    def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES, **defaults: Any) -> None:
-        super().__init__()
-        self._setup(max_variables, defaults)
-
-    def sample(self, bqm: dimod.BinaryQuadraticModel, **kwargs: Any) -> dimod.SampleSet:  # type: ignore[override]
-        """Sample ``bqm``; options as ``TabuSampler.sample`` (``num_reads``, ``seed``, ``timeout``, ...)."""
-        return self._run(super().sample, bqm, kwargs)
-
 
 class SteepestDescentSampler(_OceanMixin, SteepestDescentSolver):  # type: ignore[misc]
     """Greedy steepest descent from random states (``dwave.samplers.SteepestDescentSolver``),
@@ -147,11 +135,3 @@ class SteepestDescentSampler(_OceanMixin, SteepestDescentSolver):  # type: ignor
 
     _name = "steepest"
     _description = "steepest descent to a local minimum, dwave-samplers SteepestDescentSolver"
-
-    def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES, **defaults: Any) -> None:
-        super().__init__()
-        self._setup(max_variables, defaults)
-
-    def sample(self, bqm: dimod.BinaryQuadraticModel, **kwargs: Any) -> dimod.SampleSet:  # type: ignore[override]
-        """Sample ``bqm``; options as ``SteepestDescentSolver.sample`` (``num_reads``, ``seed``, ...)."""
-        return self._run(super().sample, bqm, kwargs)

@@ -83,23 +83,7 @@ COLUMNS = (
     "reason",
 )
 #: The columns :meth:`CompareResult.table` prints by default.
-TABLE_COLUMNS = (
-    "problem",
-    "backend",
-    "status",
-    "best_energy",
-    "mean_energy",
-    "residual",
-    "p_ground",
-    "tts99_s",
-    "wall_time_s",
-    "hardware_time_s",
-    "chain_break_fraction",
-    "mask_mae",
-    "hard_mask_agreement",
-    "attention_corr",
-    "reason",
-)
+TABLE_COLUMNS = tuple(c for c in COLUMNS if c not in ("reads", "reference_energy", "reference"))
 _HARDWARE_KEYS = ("hardware_time_s", "emulated_hardware_time_s", "emulated_time_s", "qpu_time_s")
 DEFAULT_BACKENDS = ("exact", "cim", "sa", "qaoa")
 _DETERMINISTIC_ONE_READ = ("exact",)  # these return the k lowest states: one read is the ground state

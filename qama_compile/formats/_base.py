@@ -27,6 +27,15 @@ def fail(
     raise FileFormatError(f"{path}: {message}", fix=fix, path=str(path), format=fmt, version=version)
 
 
+def read_text(path: str | os.PathLike[str], fmt: str, *, fix: str) -> str:
+    """The whole file as UTF-8 text; anything else is a :class:`FileFormatError`."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return fh.read()
+    except UnicodeDecodeError as exc:
+        fail(path, f"is not UTF-8 text ({exc})", fix=fix, fmt=fmt)
+
+
 def check_size(path: str | os.PathLike[str], max_bytes: int) -> int:
     """The file size; refuse a missing file or one over ``max_bytes`` before reading it."""
     p = Path(path)

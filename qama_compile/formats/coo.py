@@ -37,7 +37,7 @@ import numpy as np
 
 from ..atomic import atomic_write_text
 from ..ir import QuadraticIR
-from ._base import PREFIX, VERSION, build_ir, check_version, fail, format_labels, parse_labels
+from ._base import PREFIX, VERSION, build_ir, check_version, fail, format_labels, parse_labels, read_text
 
 NAME = "coo"
 _REQUIRED = ("format", "version", "variables", "entries", "offset", "vartype", "label_fields", "labels")
@@ -72,11 +72,7 @@ def write(ir: QuadraticIR, path: str | os.PathLike[str], index: int) -> None:
 def read(path: str | os.PathLike[str]) -> QuadraticIR:
     """Read a file written by :func:`write`; the entry count guards against truncation."""
     fix = "the file is corrupt or truncated; re-export it"
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        fail(path, f"is not UTF-8 text ({exc})", fix=fix, fmt=NAME)
+    text = read_text(path, NAME, fix=fix)
     lines = text.split("\n")
     header: dict[str, str] = {}
     n_header = 0

@@ -41,7 +41,7 @@ from numpy.typing import NDArray
 from ..atomic import atomic_write_text
 from ..convert import ir_to_quadratic_program, quadratic_program_to_ir
 from ..ir import QuadraticIR
-from ._base import PREFIX, VERSION, build_ir, check_version, fail
+from ._base import PREFIX, VERSION, build_ir, check_version, fail, read_text
 
 NAME = "lp"
 _FIX = "the file is corrupt or truncated; re-export it"
@@ -222,11 +222,7 @@ def _labels(names: list[str], fields: tuple[str, ...]) -> tuple[NDArray[np.int64
 def read(path: str | os.PathLike[str]) -> QuadraticIR:
     """Read an LP file (ours or any unconstrained binary LP) as a one-problem BINARY IR."""
     fix = "the file is corrupt or truncated; re-export it"
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        fail(path, f"is not text ({exc})", fix=fix, fmt=NAME)
+    text = read_text(path, NAME, fix=fix)
     header = _header(text)
     if "format" in header:
         check_version(path, NAME, header.get("format"), header.get("version"))

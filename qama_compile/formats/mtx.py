@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from ..atomic import atomic_write
 from ..ir import QuadraticIR
-from ._base import PREFIX, VERSION, build_ir, check_version, fail, format_labels, parse_labels
+from ._base import PREFIX, VERSION, build_ir, check_version, fail, format_labels, parse_labels, read_text
 
 NAME = "mtx"
 
@@ -80,11 +80,7 @@ def _parse(
     ``scipy.io.mmread`` crashes the interpreter on some truncated files (scipy 1.17).
     """
     fix = "the file is corrupt or truncated; re-export it"
-    try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except UnicodeDecodeError as exc:
-        fail(path, f"is not text ({exc})", fix="pass a Matrix Market (.mtx) file", fmt=NAME)
+    text = read_text(path, NAME, fix="pass a Matrix Market (.mtx) file")
     lines = text.split("\n")
     banner = lines[0].split()
     if not lines[0].startswith("%%MatrixMarket") or len(banner) != 5 or banner[1].lower() != "matrix":
