@@ -38,8 +38,16 @@ lint: $(VENV)/.installed
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy qama_compile backends
 
-bench: $(VENV)/.installed
-	$(BIN)/python benchmarks/bench_lower.py
+# Peers (cim-optimizer, simulated-bifurcation, OpenJij) live in their own venv, never in ours.
+bench:
+	bash benchmarks/setup.sh
+	.venv-bench/bin/python benchmarks/bench_lower.py
+	.venv-bench/bin/python benchmarks/bench_solvers.py
+
+bench-quick:
+	bash benchmarks/setup.sh
+	.venv-bench/bin/python benchmarks/bench_lower.py --quick
+	.venv-bench/bin/python benchmarks/bench_solvers.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis demo-output build *.egg-info
