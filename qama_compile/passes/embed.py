@@ -28,6 +28,7 @@ The pass converts the IR to SPIN and appends the decoders (:class:`ChainEmbeddin
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -384,14 +385,8 @@ class EmbedPass(Pass):
             )
             context.decoders.append(AncillaGauge(ancilla=v))
         else:
-            phys = QuadraticIR(
-                vartype="SPIN",
-                linear=spin.linear,
-                offset=spin.offset,
-                blocks=spin.blocks,
-                rows=spin.rows,
-                cols=spin.cols,
-                data=spin.data,
+            phys = dataclasses.replace(
+                spin,
                 labels=np.arange(v).reshape(-1, 1),
                 label_fields=("qubit",),
                 meta={**spin.meta, "physical": True, "target": target.name},

@@ -29,6 +29,7 @@ converted a BINARY input to SPIN).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -179,16 +180,12 @@ class QuantizePass(Pass):
         else:
             lin = np.clip(lin, *target.h_range)
             blocks, data = np.clip(blocks, *jb), np.clip(data, *jb)
-        out = QuadraticIR(
-            vartype="SPIN",
+        out = dataclasses.replace(
+            spin,
             linear=lin,
             offset=spin.offset * scale,
             blocks=blocks,
-            rows=spin.rows,
-            cols=spin.cols,
             data=data,
-            labels=spin.labels,
-            label_fields=spin.label_fields,
             meta={
                 **spin.meta,
                 "scale": scale.tolist(),

@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -200,18 +201,7 @@ def fix_variables(ir: QuadraticIR, *, strict: bool = True) -> FixResult:
     everywhere = np.flatnonzero(known.all(axis=0)) if b else np.zeros(0, dtype=np.int64)
     fixed_values = values[:, everywhere]
     reduced = condition(ir, everywhere, fixed_values)
-    reduced = QuadraticIR(
-        vartype=reduced.vartype,
-        linear=reduced.linear,
-        offset=reduced.offset,
-        blocks=reduced.blocks,
-        rows=reduced.rows,
-        cols=reduced.cols,
-        data=reduced.data,
-        labels=reduced.labels,
-        label_fields=reduced.label_fields,
-        meta={**reduced.meta, "roof_duality_fixed": int(everywhere.size)},
-    )
+    reduced = dataclasses.replace(reduced, meta={**reduced.meta, "roof_duality_fixed": int(everywhere.size)})
     step = FixVariables(indices=everywhere, values=fixed_values, num_variables=v)
     return FixResult(ir=reduced, step=step, lower_bounds=bounds, fixed_per_problem=known.sum(axis=1))
 
@@ -272,16 +262,12 @@ def prune_couplings(ir: QuadraticIR, *, threshold: float) -> PruneResult:
         low, high = -total, total
     data = np.where(small_d, 0.0, ir.data)
     keep_e = np.any(data != 0, axis=0) | ~np.any(small_d, axis=0)  # drop structure pruned everywhere
-    out = QuadraticIR(
-        vartype=ir.vartype,
-        linear=ir.linear,
-        offset=ir.offset,
+    out = dataclasses.replace(
+        ir,
         blocks=np.where(small_b, 0.0, ir.blocks),
         rows=ir.rows[keep_e],
         cols=ir.cols[keep_e],
         data=data[:, keep_e],
-        labels=ir.labels,
-        label_fields=ir.label_fields,
         meta={**ir.meta, "pruned_below": float(threshold)},
     )
     pruned = small_d.sum(axis=1) + small_b.sum(axis=(1, 2, 3))
