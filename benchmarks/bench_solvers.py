@@ -62,6 +62,8 @@ from common import (
 from instances import Instance, build_instances, instance_by_name
 from peers import FACTORIES, Solver, all_solvers, solver_by_name
 
+from qama_compile.plotting import save_png
+
 GAPS = (0.005, 0.0)  # time to reach within 0.5 % and 0 % of the target
 CONFIDENCE = 0.99
 BAR_CIMOPT = 10.0  # cim must reach the target >= 10x faster than cim-optimizer
@@ -342,8 +344,7 @@ def plot_tts_vs_n(summary: dict[str, Any], instances: list[Instance], path: Path
         "open triangles: never reached, lower bound)"
     )
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_png(fig, path)
     plt.close(fig)
 
 
@@ -378,8 +379,7 @@ def plot_energy_vs_budget(cells: list[dict[str, Any]], instances: list[Instance]
         "solid = mean, dotted = best read; a gap of 0 is drawn at 1e-3 %"
     )
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    save_png(fig, path)
     plt.close(fig)
 
 

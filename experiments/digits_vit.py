@@ -196,15 +196,9 @@ def attention_cost(args: argparse.Namespace, tokens: int, repeats: int = 10) -> 
 
 def plot_results(result: dict[str, Any], path: str | Path) -> Path:
     """Bar chart: test accuracy per seed (softmax vs QAMA) and the per-call attention cost."""
-    import io
+    from qama_compile.plotting import new_figure, save_png
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from qama_compile.atomic import atomic_write_bytes
-
-    fig = Figure(figsize=(9, 3.4), dpi=110, layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = new_figure(9, 3.4)
     ax1, ax2 = fig.subplots(1, 2)
     seeds = sorted({r["seed"] for r in result["runs"]})
     for off, kind, color in ((-0.2, "softmax", "tab:blue"), (0.2, "qama", "tab:orange")):
@@ -236,10 +230,7 @@ def plot_results(result: dict[str, Any], path: str | Path) -> Path:
     ax2.set_title(f"solver in the loop ({result['config']['backend']}, {cost['solve_path']} path)", fontsize=9)
     for i, val in enumerate(values):
         ax2.text(val, i, f" {val:.2f}", va="center", fontsize=8)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    atomic_write_bytes(Path(path), buf.getvalue())
-    return Path(path)
+    return save_png(fig, path)
 
 
 def _load() -> str:

@@ -65,15 +65,12 @@ def grid_figure(
     w: np.ndarray, softmax: np.ndarray, attn: np.ndarray, heads: tuple[int, ...], title: str, path: Path
 ) -> None:
     """All heads, three small panels each: QAMA mask, model softmax, QAMA attention."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from qama_compile.plotting import new_figure, save_png
 
     n_heads = len(heads)
     per_row = 4
     rows = -(-n_heads // per_row)
-    fig = Figure(figsize=(per_row * 3 * 1.25, rows * 1.45 + 0.6), dpi=110, layout="constrained")
+    fig = new_figure(per_row * 3 * 1.25, rows * 1.45 + 0.6)
     axes = fig.subplots(rows, per_row * 3, squeeze=False)
     for ax in axes.ravel():
         ax.set_axis_off()
@@ -87,8 +84,7 @@ def grid_figure(
             ax.imshow(data, vmin=0, vmax=max(float(data.max()), 1e-12), cmap=cmap, interpolation="nearest")
             ax.set_title(f"h{head} {name}", fontsize=7)
     fig.suptitle(title, fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
+    save_png(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

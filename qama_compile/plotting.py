@@ -33,8 +33,8 @@ from .errors import InvalidInputError
 _DPI = 110
 
 
-def _figure(width: float, height: float) -> Any:
-    """A matplotlib ``Figure`` on an Agg canvas (no pyplot, no global state)."""
+def new_figure(width: float, height: float) -> Any:
+    """A matplotlib ``Figure`` on an Agg canvas (no pyplot, no global state), constrained layout."""
     optional_import("matplotlib", purpose="plots")
     figure_mod = optional_import("matplotlib.figure", purpose="plots")
     agg = optional_import("matplotlib.backends.backend_agg", purpose="plots")
@@ -43,9 +43,10 @@ def _figure(width: float, height: float) -> Any:
     return fig
 
 
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+def save_png(fig: Any, path: str | os.PathLike[str], *, dpi: float = _DPI) -> Path:
+    """Render ``fig`` to PNG in memory and write it atomically (the one way figures are saved)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI)
+    fig.savefig(buf, format="png", dpi=dpi)
     target = Path(path)
     atomic_write_bytes(target, buf.getvalue())
     return target
@@ -103,7 +104,7 @@ def plot_masks(
         raise InvalidInputError(f"{len(labels)} head labels for {h} heads", fix="pass one label per head")
     mask = w[:, :, None] * w[:, None, :]
     side = max(3.2, 0.42 * n + 1.6)
-    fig = _figure(2 * side + 0.6, side * h + 0.5)
+    fig = new_figure(2 * side + 0.6, side * h + 0.5)
     axes = fig.subplots(h, 2, squeeze=False)
     ticks = np.arange(n)
     vmax_att = float(att.max()) if att.size and att.max() > 0 else 1.0
@@ -120,7 +121,7 @@ def plot_masks(
             ax.set_title(f"{labels[t]}: {label}", fontsize=9)
             fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(textwrap.fill(title, width=int(11 * (2 * side + 0.6))), fontsize=9)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def plot_energy_distributions(
@@ -161,7 +162,7 @@ def plot_energy_distributions(
         pad = 0.01 * max(1.0, abs(lo))
         lo, hi = lo - pad, hi + pad
     edges = np.linspace(lo, hi, bins + 1)
-    fig = _figure(6.4, 4.0)
+    fig = new_figure(6.4, 4.0)
     ax = fig.subplots()
     for name, e in data.items():
         ax.hist(e, bins=edges, histtype="step", linewidth=1.5, label=f"{name} ({e.size} reads, min {e.min():.4g})")
@@ -173,4 +174,4 @@ def plot_energy_distributions(
     ax.set_ylabel("reads")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)

@@ -26,7 +26,6 @@ Couplers are structural: per head ``(Nq)(Nq-1)/2`` dense plus the head penalty
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_write_bytes
 from .errors import InvalidInputError, ProblemTooLargeError
 from .ir import QuadraticIR
+from .plotting import save_png
 from .problem import AttentionProblem
 from .targets import STATEVECTOR_BYTES_PER_AMPLITUDE, Target, get_target
 
@@ -325,10 +324,7 @@ def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path, *, target: str 
     ax.set_title(f"QAMA size vs softmax attention (H={rows[0]['heads']}, q={rows[0]['bits']})" if rows else "")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    buf = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=120)
+    out = save_png(fig, path, dpi=120)
     plt.close(fig)
-    out = Path(path)
-    atomic_write_bytes(out, buf.getvalue())
     return out
