@@ -124,44 +124,18 @@ def _cim_solver() -> Solver:
     )
 
 
-# --------------------------------------------------------------------------- dwave-samplers SA
-def _sa_solver() -> Solver:
-    mod, why = _module("dwave.samplers")
+# --------------------------------------------------------------------------- dimod SA samplers
+def _dimod_sweeps_solver(name: str, library: str, module: str, sampler: str) -> Solver:
+    """A dimod-interface simulated annealer whose budget is ``num_sweeps`` (dwave-samplers, OpenJij)."""
+    mod, why = _module(module)
 
     def prepare(inst: Instance) -> Any:
-        return (mod.SimulatedAnnealingSampler(), inst.bqm)  # type: ignore[union-attr]
+        return (getattr(mod, sampler)(), inst.bqm)
 
     def run(prep: Any, budget: int, reads: int, seed: int) -> RunResult:
-        sampler, bqm = prep
-        ss = sampler.sample(bqm, num_reads=reads, num_sweeps=budget, seed=seed)
-        order = np.argsort(np.asarray(ss.variables, dtype=np.int64))
-        return ss.record.sample[:, order].astype(np.int8), np.asarray(ss.record.energy, dtype=np.float64)
-
-    def budgets(inst: Instance, quick: bool) -> list[int]:
-        return [100, 1000] if quick else [30, 100, 300, 1000, 3000]
-
-    return Solver(
-        name="dwave-samplers SA",
-        library="dwave-samplers",
-        knob="num_sweeps",
-        budgets=budgets,
-        prepare=prepare,
-        run=run,
-        available=mod is not None,
-        why_unavailable=why,
-    )
-
-
-# --------------------------------------------------------------------------- OpenJij SA
-def _openjij_solver() -> Solver:
-    mod, why = _module("openjij")
-
-    def prepare(inst: Instance) -> Any:
-        return (mod.SASampler(), inst.bqm)  # type: ignore[union-attr]
-
-    def run(prep: Any, budget: int, reads: int, seed: int) -> RunResult:
-        sampler, bqm = prep
-        ss = sampler.sample(bqm, num_reads=reads, num_sweeps=budget, seed=seed % 2**31)
+        solver, bqm = prep
+        # both libraries take seeds below 2**31 only
+        ss = solver.sample(bqm, num_reads=reads, num_sweeps=budget, seed=seed % 2**31)
         order = np.argsort(np.asarray(list(ss.variables), dtype=np.int64))
         return np.asarray(ss.record.sample)[:, order].astype(np.int8), np.asarray(ss.record.energy, dtype=np.float64)
 
@@ -169,8 +143,8 @@ def _openjij_solver() -> Solver:
         return [100, 1000] if quick else [30, 100, 300, 1000, 3000]
 
     return Solver(
-        name="OpenJij SA",
-        library="openjij",
+        name=name,
+        library=library,
         knob="num_sweeps",
         budgets=budgets,
         prepare=prepare,
@@ -178,6 +152,14 @@ def _openjij_solver() -> Solver:
         available=mod is not None,
         why_unavailable=why,
     )
+
+
+def _sa_solver() -> Solver:
+    return _dimod_sweeps_solver("dwave-samplers SA", "dwave-samplers", "dwave.samplers", "SimulatedAnnealingSampler")
+
+
+def _openjij_solver() -> Solver:
+    return _dimod_sweeps_solver("OpenJij SA", "openjij", "openjij", "SASampler")
 
 
 # --------------------------------------------------------------------------- simulated-bifurcation
