@@ -35,7 +35,7 @@ import numpy as np
 
 from .errors import InvalidInputError, ProblemTooLargeError
 from .ir import QuadraticIR
-from .plotting import save_png
+from .plotting import new_figure, save_png
 from .problem import AttentionProblem
 from .targets import STATEVECTOR_BYTES_PER_AMPLITUDE, Target, get_target
 
@@ -300,14 +300,9 @@ def sweep(
 
 def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path, *, target: str = "dwave-advantage") -> Path:
     """Log-log plot of logical variables, physical qubits on ``target`` and softmax scores vs tokens."""
-    from ._optional import optional_import
-
-    matplotlib = optional_import("matplotlib", purpose="sweep plots")
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x = [r["tokens"] for r in rows]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = new_figure(6.4, 4.2)  # no pyplot: the caller's matplotlib backend is left alone
+    ax = fig.subplots()
     ax.plot(x, [r["logical_variables"] for r in rows], "o-", label="QAMA variables H*N*q (linear)")
     key = f"qubits_{target}"
     whole = [(r["tokens"], r[key]) for r in rows if r.get(key) and "decomposed" not in str(r.get("embedding"))]
@@ -324,7 +319,4 @@ def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path, *, target: str 
     ax.set_title(f"QAMA size vs softmax attention (H={rows[0]['heads']}, q={rows[0]['bits']})" if rows else "")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    out = save_png(fig, path, dpi=120)
-    plt.close(fig)
-    return out
+    return save_png(fig, path, dpi=120)
