@@ -6,4 +6,4 @@ import importlib.util
 
 collect_ignore = ["qama_compile/__main__.py", "scripts", "experiments", "benchmarks"]
 if importlib.util.find_spec("torch") is None:  # the torch extra is optional
-    collect_ignore += ["qama_compile/nn.py", "qama_compile/nn_energy.py"]
+    collect_ignore += ["qama_compile/nn"]

@@ -35,8 +35,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import ArrayLike, NDArray
 
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError, MissingDependencyError, ProblemTooLargeError
-from qama_compile.ir import QuadraticIR
 
 from .cim_dynamics import (
     METHODS,

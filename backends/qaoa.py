@@ -1,7 +1,7 @@
 """QAOA on Qiskit Aer as a ``dimod.Sampler`` (registered as ``qaoa``).
 
 The problem becomes an Ising ``SparsePauliOp`` (variable ``k`` is qubit ``k``,
-``x_k = (1 - Z_k) / 2``, via :func:`qama_compile.convert.ir_to_pauli`), scaled by its
+``x_k = (1 - Z_k) / 2``, via :func:`qama_compile.core.convert.ir_to_pauli`), scaled by its
 largest coefficient so the angles mean the same thing on every problem (the ground state
 does not change). qiskit-optimization's ``QAOA`` (``minimum_eigensolvers.QAOA``) then
 optimises ``p`` layers with a classical optimizer (COBYLA by default) on the
@@ -33,7 +33,7 @@ import dimod
 import numpy as np
 from numpy.typing import NDArray
 
-from qama_compile._optional import optional_import
+from qama_compile.base.optional import optional_import
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
 
 DEFAULT_MAX_QUBITS = 24
@@ -239,8 +239,8 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
     # ------------------------------------------------------------------ pieces
     @staticmethod
     def _operator(bqm: dimod.BinaryQuadraticModel, order: list[Any]) -> tuple[Any, float]:
-        from qama_compile.convert import ir_to_pauli
-        from qama_compile.ir import QuadraticIR
+        from qama_compile.core.convert import ir_to_pauli
+        from qama_compile.core.ir import QuadraticIR
 
         vectors: Any = bqm.to_numpy_vectors(variable_order=order)
         lin, (r, c, d), offset = vectors[0], vectors[1], vectors[2]

@@ -41,8 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS_DIR, ROOT, fmt_time, limit_threads, machine_info, table, update_docs, write_json
 
 import qama_compile
-from qama_compile.hamiltonian import js_coupling, value_entropy
-from qama_compile.lowering import build_qama_ir
+from qama_compile.core.hamiltonian import js_coupling, value_entropy
+from qama_compile.core.lowering import build_qama_ir
 
 BAR = 20.0  # issue 2: lowering must be at least 20x faster than the dict build
 

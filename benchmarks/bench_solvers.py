@@ -62,7 +62,7 @@ from common import (
 from instances import Instance, build_instances, instance_by_name
 from peers import FACTORIES, Solver, all_solvers, solver_by_name
 
-from qama_compile.plotting import save_png
+from qama_compile.tools.plotting import save_png
 
 GAPS = (0.005, 0.0)  # time to reach within 0.5 % and 0 % of the target
 CONFIDENCE = 0.99

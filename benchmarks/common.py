@@ -139,7 +139,7 @@ def _jsonable(obj: Any) -> Any:
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     """Write ``payload`` atomically (temp file, fsync, rename) as strict JSON."""
-    from qama_compile.atomic import atomic_write_text
+    from qama_compile.base.atomic import atomic_write_text
 
     atomic_write_text(path, json.dumps(_jsonable(payload), indent=1, sort_keys=False) + "\n")
 
@@ -167,7 +167,7 @@ def fmt_time(seconds: float) -> str:
 
 def update_docs(doc: Path, section: str, generated: str) -> None:
     """Replace the generated ``section`` of ``doc`` (between markers), keeping the hand-written text."""
-    from qama_compile.atomic import atomic_write_text
+    from qama_compile.base.atomic import atomic_write_text
 
     begin, end = f"<!-- BEGIN {section} (generated) -->", f"<!-- END {section} (generated) -->"
     text = doc.read_text(encoding="utf-8") if doc.exists() else "# Benchmarks\n\n"

@@ -31,8 +31,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
-from qama_compile.atomic import atomic_write
-from qama_compile.nn import QAMultiheadAttention
+from qama_compile.base.atomic import atomic_write
+from qama_compile.nn.layer import QAMultiheadAttention
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_OUT = ROOT / "results" / "digits_vit.json"
@@ -196,7 +196,7 @@ def attention_cost(args: argparse.Namespace, tokens: int, repeats: int = 10) -> 
 
 def plot_results(result: dict[str, Any], path: str | Path) -> Path:
     """Bar chart: test accuracy per seed (softmax vs QAMA) and the per-call attention cost."""
-    from qama_compile.plotting import new_figure, save_png
+    from qama_compile.tools.plotting import new_figure, save_png
 
     fig = new_figure(9, 3.4)
     ax1, ax2 = fig.subplots(1, 2)

@@ -4,7 +4,7 @@ Takes the real query, key and value projections of one sentence and layer of
 sentence-transformers/all-MiniLM-L6-v2 (shipped in ``qama_compile/data``, loaded with
 :func:`qama_compile.datasets.load_example`), computes ``J`` and ``h`` exactly as
 :class:`qama_compile.nn.QAMultiheadAttention` does (torch formulas of
-:mod:`qama_compile.nn_energy`, then per-head batch normalisation without affine, i.e. the
+:mod:`qama_compile.nn.energy`, then per-head batch normalisation without affine, i.e. the
 layer's normalisation at initialisation), builds one QAMA problem over all heads
 (``H * N * bits`` binary variables, coupled by the head penalty) and solves it on the
 chosen backend. The figure puts each head's pairwise mask ``w_i w_j`` beside the model's
@@ -13,7 +13,7 @@ against it too. Writes:
 
 * ``docs/figures/minilm_masks_grid.png``: all heads, mask | softmax | QAMA attention;
 * ``docs/figures/minilm_masks_heads.png``: the first heads with token labels
-  (:func:`qama_compile.plotting.plot_masks`);
+  (:func:`qama_compile.tools.plotting.plot_masks`);
 * ``experiments/results/minilm_masks.json``: per-head weights, energies, correlations.
 
 Run::
@@ -34,12 +34,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from qama_compile.atomic import atomic_write
+from qama_compile.base.atomic import atomic_write
+from qama_compile.core.lowering import build_qama_ir
 from qama_compile.datasets import load_example
-from qama_compile.lowering import build_qama_ir
-from qama_compile.nn import solve_ir_batch
-from qama_compile.nn_energy import energy_attention, js_coupling, token_weights, value_entropy
-from qama_compile.plotting import plot_masks
+from qama_compile.nn.energy import energy_attention, js_coupling, token_weights, value_entropy
+from qama_compile.nn.layer import solve_ir_batch
+from qama_compile.tools.plotting import plot_masks
 
 REPO = Path(__file__).resolve().parent.parent
 FIG_DIR = REPO / "docs" / "figures"
@@ -65,7 +65,7 @@ def grid_figure(
     w: np.ndarray, softmax: np.ndarray, attn: np.ndarray, heads: tuple[int, ...], title: str, path: Path
 ) -> None:
     """All heads, three small panels each: QAMA mask, model softmax, QAMA attention."""
-    from qama_compile.plotting import new_figure, save_png
+    from qama_compile.tools.plotting import new_figure, save_png
 
     n_heads = len(heads)
     per_row = 4

@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
-from .compiler import CompiledProblem, compile
-from .distributed import ManyResult, solve_many
+from . import _compat
+from .compiler.driver import CompiledProblem, compile
+from .core.ir import QuadraticIR
+from .core.lowering import lower_attention
+from .core.problem import AttentionProblem
 from .errors import (
     BackendError,
     CompilationError,
@@ -22,14 +25,14 @@ from .errors import (
     QamaError,
     UnknownNameError,
 )
-from .ir import QuadraticIR
-from .lowering import lower_attention
-from .problem import AttentionProblem
-from .registry import available_backends, get_backend
-from .solver import SolveResult, solve
-from .targets import Target, available_targets, get_target
+from .runtime.many import ManyResult, solve_many
+from .runtime.registry import available_backends, get_backend
+from .runtime.solve import SolveResult, solve
+from .targets.target import Target, available_targets, get_target
 
 __version__ = "0.1.0"
+
+_compat.install()
 
 __all__ = [
     "AttentionProblem",

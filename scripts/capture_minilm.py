@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"capture_minilm: {args.out} is {'up to date' if same else 'DIFFERENT'}")
         return 0 if same else 1
     sys.path.insert(0, str(REPO))
-    from qama_compile.atomic import atomic_write_bytes
+    from qama_compile.base.atomic import atomic_write_bytes
 
     atomic_write_bytes(args.out, data)
     args.out.chmod(0o644)  # package data: world-readable like any other file in the wheel

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qama_compile.atomic import atomic_write, atomic_write_text
+from qama_compile.base.atomic import atomic_write, atomic_write_text
 
 
 def test_failure_inside_leaves_old_file_and_no_temp(tmp_path: Path) -> None:
@@ -27,7 +27,7 @@ def test_killed_process_never_leaves_partial_file(tmp_path: Path) -> None:
     atomic_write_text(target, "old")
     code = (
         "import sys, time\n"
-        "from qama_compile.atomic import atomic_write\n"
+        "from qama_compile.base.atomic import atomic_write\n"
         f"with atomic_write({str(target)!r}, 'wb') as fh:\n"
         "    fh.write(b'x' * 1000); fh.flush(); print('writing', flush=True); time.sleep(30)\n"
     )

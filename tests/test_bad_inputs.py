@@ -36,7 +36,7 @@ from qama_compile import (
     lower_attention,
     solve,
 )
-from qama_compile._optional import optional_import
+from qama_compile.base.optional import optional_import
 from qama_compile.cli.main import main
 from qama_compile.formats import load, save
 
@@ -383,7 +383,7 @@ def test_out_of_memory_in_the_cli_is_one_line(
     def exhausted(*args: Any, **kwargs: Any) -> None:
         raise MemoryError
 
-    monkeypatch.setattr(sys.modules["qama_compile.solver"], "solve", exhausted)
+    monkeypatch.setattr(sys.modules["qama_compile.runtime.solve"], "solve", exhausted)
     assert main(["solve", "--random", "1,1,2,2", "--bits", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("qama solve: error: out of memory; fix: use a smaller problem") and err.count("\n") == 1
@@ -412,7 +412,7 @@ def _hide(monkeypatch: pytest.MonkeyPatch, *modules: str) -> None:
 
 
 def test_missing_matplotlib_names_pip_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from qama_compile import plotting
+    from qama_compile.tools import plotting
 
     _hide(monkeypatch, "matplotlib")
     w = np.full((1, 2), 0.5)
@@ -428,7 +428,7 @@ def test_missing_matplotlib_names_pip_command(monkeypatch: pytest.MonkeyPatch, t
 
 def test_missing_torch_names_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
     _hide(monkeypatch, "torch")
-    for mod in ("qama_compile.nn", "qama_compile.nn_energy"):
+    for mod in ("qama_compile.nn", "qama_compile.nn.energy", "qama_compile.nn.layer"):
         monkeypatch.delitem(sys.modules, mod, raising=False)
     with pytest.raises(MissingDependencyError) as exc:
         importlib.import_module("qama_compile.nn")
@@ -437,7 +437,7 @@ def test_missing_torch_names_pip_command(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_missing_tqdm_for_progress(small: qama_compile.AttentionProblem, monkeypatch: pytest.MonkeyPatch) -> None:
-    from qama_compile.compare import compare
+    from qama_compile.tools.compare import compare
 
     _hide(monkeypatch, "tqdm")
     with pytest.raises(MissingDependencyError, match="'tqdm' is not installed") as exc:

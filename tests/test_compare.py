@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from qama_compile import lower_attention
-from qama_compile.compare import COLUMNS, attention_correlation, compare, tts99
-from qama_compile.solver import solve
+from qama_compile.runtime.solve import solve
+from qama_compile.tools.compare import COLUMNS, attention_correlation, compare, tts99
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from qama_compile import lower_attention
-from qama_compile.compiler import CompiledProblem, compile, default_pipeline
+from qama_compile.compiler.driver import CompiledProblem, compile, default_pipeline
+from qama_compile.core.decode import ChainEmbedding
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
-from qama_compile.ir import QuadraticIR
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.decompose import DecomposePass
-from qama_compile.passes.embed import ChainEmbedding
 from qama_compile.passes.reduce import ReducePass
 
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
-from qama_compile.convert import (
+from qama_compile.core.convert import (
     bqm_to_ir,
     ir_to_bqm,
     ir_to_pauli,

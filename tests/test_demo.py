@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from qama_compile import BackendError, lower_attention
-from qama_compile import demo as demo_mod
 from qama_compile.cli.main import main
 from qama_compile.datasets import load_example
-from qama_compile.demo import BackendRow, backend_rows, run_demo, selected_tokens, table
+from qama_compile.tools import demo as demo_mod
+from qama_compile.tools.demo import BackendRow, backend_rows, run_demo, selected_tokens, table
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,11 @@ import pytest
 from dwave.samplers import SimulatedAnnealingSampler
 from qama_backends.exact import ExactSampler
 
-import qama_compile.distributed as dist
+import qama_compile.runtime.many as dist
 from qama_compile import BackendError, InvalidInputError, lower_attention, solve
 from qama_compile.cli.scale import add_scale_arguments, client_from_args
-from qama_compile.distributed import ManyResult, make_client, problem_seed, solve_many
-from qama_compile.problem import AttentionProblem
+from qama_compile.core.problem import AttentionProblem
+from qama_compile.runtime.many import ManyResult, make_client, problem_seed, solve_many
 
 distributed = pytest.importorskip("distributed")
 

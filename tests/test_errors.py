@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from qama_compile import errors
-from qama_compile._optional import has_module, optional_import
+from qama_compile.base.optional import has_module, optional_import
 
 
 def test_every_error_is_a_qama_error() -> None:

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 
+from qama_compile.core.hamiltonian import bit_weights, js_coupling, normalise, softmax, value_entropy
 from qama_compile.errors import InvalidInputError
-from qama_compile.hamiltonian import bit_weights, js_coupling, normalise, softmax, value_entropy
 
 
 def _softmax_row(x: np.ndarray) -> np.ndarray:

@@ -8,11 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
-from qama_compile.convert import ir_to_bqm
+from qama_compile.base.jsonutil import dumps_json
+from qama_compile.core.convert import ir_to_bqm
+from qama_compile.core.ir import QuadraticIR
+from qama_compile.core.summary import problem_summary
 from qama_compile.errors import InvalidInputError
-from qama_compile.inspect import problem_summary
-from qama_compile.ir import QuadraticIR
-from qama_compile.report import dumps_json, format_table
+from qama_compile.tools.tables import format_table
 
 
 @settings(max_examples=12, deadline=None)

@@ -48,7 +48,7 @@ RUNNER = textwrap.dedent(
         fmt.write_array = write_array
     from qama_compile.cli.main import main
     if mode == "pause-solve":
-        import qama_compile.solver as solve_mod
+        import qama_compile.runtime.solve as solve_mod
         original_solve = solve_mod.solve
         def solve(*args, **kwargs):
             print("SOLVING", flush=True)

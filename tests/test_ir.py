@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError
-from qama_compile.ir import QuadraticIR
 
 
 def _random_ir(seed: int, vartype: str = "BINARY") -> QuadraticIR:

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
+from qama_compile.core.lowering import estimate_lowering_bytes
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
-from qama_compile.lowering import estimate_lowering_bytes
 
 from .reference import design_energy
 

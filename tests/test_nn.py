@@ -16,11 +16,11 @@ if TYPE_CHECKING:
 else:
     torch = pytest.importorskip("torch")
 
-from qama_compile import hamiltonian as ref
-from qama_compile import nn as qnn
-from qama_compile import nn_energy as ne
+from qama_compile.core import hamiltonian as ref
+from qama_compile.core.lowering import build_qama_ir
 from qama_compile.errors import InvalidInputError, UnknownNameError
-from qama_compile.lowering import build_qama_ir
+from qama_compile.nn import energy as ne
+from qama_compile.nn import layer as qnn
 
 F64 = torch.float64
 

@@ -11,7 +11,7 @@ from matplotlib import image as mpimg
 
 from qama_compile import InvalidInputError
 from qama_compile.datasets import load_example
-from qama_compile.plotting import plot_energy_distributions, plot_masks
+from qama_compile.tools.plotting import plot_energy_distributions, plot_masks
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

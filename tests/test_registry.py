@@ -4,7 +4,7 @@ import pytest
 
 from qama_compile import available_backends, get_backend
 from qama_compile.errors import UnknownNameError
-from qama_compile.registry import ENTRY_POINT_GROUP
+from qama_compile.runtime.registry import ENTRY_POINT_GROUP
 
 
 def test_exact_is_registered_by_entry_point() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from qama_compile import lower_attention
 from qama_compile.errors import InvalidInputError
-from qama_compile.target_inspect import inspect_targets, largest_fitting, qama_counts, sweep
+from qama_compile.tools.target_report import inspect_targets, largest_fitting, qama_counts, sweep
 
 
 @pytest.fixture(scope="module")

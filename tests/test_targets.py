@@ -9,7 +9,7 @@ import networkx as nx
 import pytest
 
 from qama_compile.errors import InvalidInputError, UnknownNameError
-from qama_compile.targets import (
+from qama_compile.targets.target import (
     Target,
     available_targets,
     get_target,

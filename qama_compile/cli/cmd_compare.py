@@ -119,7 +119,7 @@ def _token_labels(args: argparse.Namespace) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..compare import compare
+    from ..tools.compare import compare
 
     if args.reads < 1:
         raise InvalidInputError(f"--reads must be >= 1, got {args.reads}", fix="pass --reads 100")

@@ -14,8 +14,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..compiler import compile as compile_problem
 from ..errors import InvalidInputError
-from .common import add_input_arguments, io_error, lazy_module, load_input
+from .common import add_input_arguments, io_error, load_input
 
 EXAMPLES = """\
 examples:
@@ -76,9 +77,8 @@ def run(args: argparse.Namespace) -> int:
         problem = problem.select([args.index % b])
     try:
         if args.target is not None:
-            compiler = lazy_module("compiler", feature="--target")
             options = {} if args.seed is None else {"seed": args.seed}
-            compiled = compiler.compile(problem, target=args.target, **options)
+            compiled = compile_problem(problem, target=args.target, **options)
             written: Any = compiled.export(args.output, format=args.format)
             paths = written if isinstance(written, list) else [Path(written if written is not None else args.output)]
         else:

@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import DEMO_BACKENDS, run_demo
+    from ..tools.demo import DEMO_BACKENDS, run_demo
 
     if args.num_reads < 1:
         raise InvalidInputError(f"--num-reads must be >= 1, got {args.num_reads}", fix="pass --num-reads 100")

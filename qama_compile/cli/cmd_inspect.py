@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..base.jsonutil import dumps_json
+from ..core.summary import SUMMARY_NOTES, problem_summary
 from ..errors import InvalidInputError
-from ..inspect import SUMMARY_NOTES, problem_summary
-from ..report import dumps_json, format_kv, format_table
-from .common import add_input_arguments, lazy_module, load_input
+from ..tools import target_report
+from ..tools.tables import format_kv, format_table
+from .common import add_input_arguments, load_input
 
 EXAMPLES = """\
 examples:
@@ -69,13 +71,13 @@ def register(subparsers: Any) -> None:
         action="append",
         default=None,
         metavar="T",
-        help="also inspect hardware target T (repeatable; qama_compile.target_inspect)",
+        help="also inspect hardware target T (repeatable; qama_compile.tools.target_report)",
     )
     parser.add_argument(
         "--sweep",
         default=None,
         metavar="PARAM=V1,V2",
-        help="sweep tokens, heads or bits, e.g. tokens=8,16,32 (qama_compile.target_inspect)",
+        help="sweep tokens, heads or bits, e.g. tokens=8,16,32 (qama_compile.tools.target_report)",
     )
     parser.add_argument("--plot", default=None, metavar="PNG", help="with --sweep: also write the sweep plot here")
     parser.set_defaults(func=run)
@@ -89,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     summary = problem_summary(problem)
     out: dict[str, Any] = {"summary": summary}
     if args.target or sweep_spec:
-        ti = lazy_module("target_inspect", feature="--target/--sweep")
+        ti = target_report
         if args.target:
             out["targets"] = ti.inspect_targets(problem, list(args.target))
         if sweep_spec:

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write, atomic_write_text
+from ..base.atomic import atomic_write, atomic_write_text
+from ..base.jsonutil import to_jsonable
 from ..errors import InvalidInputError
-from ..report import format_table, to_jsonable
+from ..tools.tables import format_table
 from .common import add_input_arguments, io_error, load_input
 from .scale import add_scale_arguments, scale_client
 
@@ -79,7 +80,7 @@ def _selected(weights: np.ndarray) -> list[list[list[int]]]:
 
 def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
     """``--workers``/``--scheduler``: every problem of the batch is a task on a Dask cluster."""
-    from ..distributed import solve_many
+    from ..runtime.many import solve_many
 
     if args.target is not None or args.sampleset is not None:
         raise InvalidInputError(
@@ -122,7 +123,7 @@ def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..solver import solve
+    from ..runtime.solve import solve
 
     if args.reads is not None and args.reads < 1:
         raise InvalidInputError(f"--reads must be >= 1, got {args.reads}", fix="pass --reads 100")

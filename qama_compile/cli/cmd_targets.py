@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..report import dumps_json, format_table
+from ..base.jsonutil import dumps_json
+from ..tools.tables import format_table
 
 EXAMPLES = """\
 examples:
@@ -47,7 +48,7 @@ def _range(r: list[float | None] | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..targets import available_targets, get_target
+    from ..targets.target import available_targets, get_target
 
     targets = [get_target(name) for name in available_targets()]
     facts = []

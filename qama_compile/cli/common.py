@@ -18,24 +18,22 @@ INPUT is one of
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import zipfile
 from pathlib import Path
-from types import ModuleType
 from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import FileFormatError, InvalidInputError, MissingDependencyError, ProblemTooLargeError, QamaError
-from ..problem import AttentionProblem
+from ..core.problem import AttentionProblem
+from ..datasets import load_example
+from ..errors import FileFormatError, InvalidInputError, ProblemTooLargeError, QamaError
 
 __all__ = [
     "INPUT_HELP",
     "add_input_arguments",
     "io_error",
-    "lazy_module",
     "load_input",
     "one_line_errors",
     "parse_selection",
@@ -149,24 +147,6 @@ def _select(
     return np.take(x, idx, axis=axis)
 
 
-def lazy_module(name: str, *, feature: str) -> ModuleType:
-    """Import ``qama_compile.<name>`` or raise a clear error when that module is not installed.
-
-    Only the absence of the module itself is translated; errors inside it propagate.
-    """
-    full = f"qama_compile.{name}"
-    try:
-        return importlib.import_module(full)
-    except ModuleNotFoundError as exc:
-        if exc.name != full:
-            raise
-        raise MissingDependencyError(
-            f"{feature} needs the module {full}, which is not part of this installation",
-            fix="update qama-compile to a version that ships it, or drop the option",
-            package=full,
-        ) from exc
-
-
 def io_error(exc: OSError, path: str | Path, action: str) -> QamaError:
     """An ``OSError`` while reading/writing ``path`` as a one-line :class:`QamaError`."""
     return QamaError(
@@ -201,7 +181,7 @@ def _tensors(args: argparse.Namespace) -> tuple[Any, Any, Any] | AttentionProble
             raise InvalidInputError(
                 f"--random {args.random!r} is not four positive integers B,H,N,d", fix="pass e.g. --random 1,2,4,8"
             )
-        from ..lowering import _physical_memory
+        from ..core.lowering import _physical_memory
 
         need, limit = 3 * 8 * math.prod(shape), _physical_memory() // 2
         if need > limit:  # refuse before allocating the random tensors
@@ -221,8 +201,7 @@ def _tensors(args: argparse.Namespace) -> tuple[Any, Any, Any] | AttentionProble
             "no input given", fix="pass an .npz with q, k, v, the word 'example', or --random B,H,N,d --seed S"
         )
     if source == "example":
-        datasets = lazy_module("datasets", feature="the 'example' input")
-        ex = datasets.load_example(
+        ex = load_example(
             sentence=0 if args.sentence is None else args.sentence,
             layer=0 if args.layer is None else args.layer,
             heads=parse_selection(args.heads, option="--heads"),
@@ -287,7 +266,7 @@ def _read_npz(path: Path) -> tuple[Any, Any, Any] | AttentionProblem:
 
 def load_input(args: argparse.Namespace) -> AttentionProblem:
     """The :class:`AttentionProblem` described by the parsed INPUT and lowering options."""
-    from ..lowering import lower_attention
+    from ..core.lowering import lower_attention
 
     got = _tensors(args)
     if isinstance(got, AttentionProblem):

@@ -2,7 +2,7 @@
 
 Commands that solve many problems call :func:`add_scale_arguments` on their parser and
 :func:`client_from_args` (or the :func:`scale_client` context manager) in their handler,
-then pass the client to :func:`qama_compile.distributed.solve_many`.
+then pass the client to :func:`qama_compile.runtime.many.solve_many`.
 
 >>> import argparse
 >>> parser = argparse.ArgumentParser()
@@ -74,7 +74,7 @@ def client_from_args(args: argparse.Namespace) -> Client | None:
     scheduler = getattr(args, "scheduler", None)
     if workers is None and scheduler is None:
         return None
-    from ..distributed import make_client
+    from ..runtime.many import make_client
 
     return make_client(workers=workers, scheduler=scheduler)
 

@@ -37,9 +37,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.ir import QuadraticIR
+from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError, UnknownNameError
-from ..ir import QuadraticIR
-from ..problem import AttentionProblem
 from . import bqm_json, coo, lp, mtx, npz
 from ._base import DEFAULT_MAX_BYTES, VERSION, check_size, index_of
 

@@ -9,8 +9,8 @@ from typing import Any, NoReturn
 import numpy as np
 from numpy.typing import NDArray
 
+from ..core.ir import QuadraticIR
 from ..errors import FileFormatError, InvalidInputError
-from ..ir import QuadraticIR
 
 #: Prefix of every format name written into a file (``qama-compile/<name>``).
 PREFIX = "qama-compile/"

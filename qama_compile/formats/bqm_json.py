@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_write_text
-from ..convert import bqm_to_ir, ir_to_bqm
-from ..ir import QuadraticIR
-from ..report import to_jsonable
+from ..base.atomic import atomic_write_text
+from ..base.jsonutil import to_jsonable
+from ..core.convert import bqm_to_ir, ir_to_bqm
+from ..core.ir import QuadraticIR
 from ._base import PREFIX, VERSION, build_ir, check_version, fail
 
 NAME = "bqm-json"

@@ -35,8 +35,8 @@ import os
 
 import numpy as np
 
-from ..atomic import atomic_write_text
-from ..ir import QuadraticIR
+from ..base.atomic import atomic_write_text
+from ..core.ir import QuadraticIR
 from ._base import PREFIX, VERSION, build_ir, check_version, fail, format_labels, parse_labels, read_text
 
 NAME = "coo"

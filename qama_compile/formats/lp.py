@@ -38,9 +38,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..atomic import atomic_write_text
-from ..convert import ir_to_quadratic_program, quadratic_program_to_ir
-from ..ir import QuadraticIR
+from ..base.atomic import atomic_write_text
+from ..core.convert import ir_to_quadratic_program, quadratic_program_to_ir
+from ..core.ir import QuadraticIR
 from ._base import PREFIX, VERSION, build_ir, check_version, fail, read_text
 
 NAME = "lp"

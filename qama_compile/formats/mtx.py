@@ -38,8 +38,8 @@ import scipy.io
 import scipy.sparse
 from numpy.typing import NDArray
 
-from ..atomic import atomic_write
-from ..ir import QuadraticIR
+from ..base.atomic import atomic_write
+from ..core.ir import QuadraticIR
 from ._base import PREFIX, VERSION, build_ir, check_version, fail, format_labels, parse_labels, read_text
 
 NAME = "mtx"

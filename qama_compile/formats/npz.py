@@ -6,7 +6,7 @@ Arrays: ``format`` (``"qama-compile/npz"``), ``version`` (1), ``kind`` (``"ir"``
 dense block, row-major), ``rows``, ``cols [E]``, ``data [B, E]``, ``labels [V, k]``,
 ``label_fields [k]``, ``meta`` (JSON text). An attention problem adds ``couplings``,
 ``fields``, ``attention`` and ``params`` (JSON: bits, alpha, beta, penalty, normalize), and
-loads back as an :class:`~qama_compile.problem.AttentionProblem`.
+loads back as an :class:`~qama_compile.core.problem.AttentionProblem`.
 
 >>> import numpy as np, tempfile, pathlib
 >>> from qama_compile import lower_attention
@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..atomic import atomic_write
+from ..base.atomic import atomic_write
+from ..base.jsonutil import to_jsonable
+from ..core.ir import QuadraticIR
+from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError
-from ..ir import QuadraticIR
-from ..problem import AttentionProblem
-from ..report import to_jsonable
 from ._base import PREFIX, VERSION, build_ir, check_version, fail
 
 NAME = "npz"

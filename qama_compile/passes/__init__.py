@@ -14,25 +14,15 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ..core.decode import DecodeStep, FixVariables, VartypeChange, decode_samples, decode_samples_with_info
 from ..errors import UnknownNameError
-from .base import (
-    DecodeStep,
-    FixVariables,
-    Pass,
-    PassContext,
-    PassManager,
-    PassRecord,
-    VartypeChange,
-    decode_samples,
-    decode_samples_with_info,
-)
+from .base import Pass, PassContext, PassManager, PassRecord
 
 #: pass name -> "module:Class" (modules import lazily)
 _PASSES: dict[str, str] = {
     "analysis": "analysis:AnalysisPass",
     "decompose": "decompose:DecomposePass",
     "embed": "embed:EmbedPass",
-    "export": "export:ExportPass",
     "quantize": "quantize:QuantizePass",
     "reduce": "reduce:ReducePass",
 }

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from ..core.ir import QuadraticIR
 from ..errors import ProblemTooLargeError
-from ..ir import QuadraticIR
 from .base import Pass, PassContext
 
 if TYPE_CHECKING:
-    from ..targets import Target
+    from ..targets.target import Target
 
 
 def dynamic_range(ir: QuadraticIR) -> dict[str, float]:

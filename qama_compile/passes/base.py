@@ -40,14 +40,18 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-from numpy.typing import ArrayLike, NDArray
-
+from ..core.decode import (
+    DecodeStep,
+    FixVariables,
+    VartypeChange,
+    as_batched_samples,
+    decode_samples,
+)
+from ..core.ir import QuadraticIR
 from ..errors import CompilationError, InvalidInputError
-from ..ir import QuadraticIR, Vartype
 
 if TYPE_CHECKING:
-    from ..targets import Target
+    from ..targets.target import Target
 
 __all__ = [
     "DecodeStep",
@@ -60,126 +64,6 @@ __all__ = [
     "as_batched_samples",
     "decode_samples",
 ]
-
-
-# --------------------------------------------------------------------------- decoding
-def as_batched_samples(samples: ArrayLike, batch_size: int | None = None) -> NDArray[Any]:
-    """Samples as a ``[B, S, V]`` array (``[S, V]`` gains a batch axis, broadcast to ``batch_size``).
-
-    >>> as_batched_samples(np.zeros((4, 3)), 2).shape
-    (2, 4, 3)
-    """
-    x = np.asarray(samples)
-    if x.ndim == 1:
-        x = x[None, :]
-    if x.ndim == 2:
-        x = x[None]
-        if batch_size is not None:
-            x = np.broadcast_to(x, (batch_size, *x.shape[1:]))
-    if x.ndim != 3:
-        raise InvalidInputError(
-            f"samples must be [S, V] or [B, S, V], got shape {np.shape(samples)}",
-            fix="stack the samples into one array",
-        )
-    return x
-
-
-class DecodeStep(ABC):
-    """One step on the way back from physical to logical samples (pure data + a function).
-
-    Subclasses are frozen dataclasses. ``decode`` maps ``[B, S, V_out]`` to ``[B, S, V_in]``;
-    ``decode_with_info`` also returns facts such as the chain-break fraction.
-    """
-
-    @abstractmethod
-    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
-        """Map samples of the pass's output IR to samples of its input IR."""
-
-    def decode_with_info(self, samples: NDArray[Any]) -> tuple[NDArray[Any], dict[str, Any]]:
-        """``decode`` plus a dict of facts about the decoding (empty by default)."""
-        return self.decode(samples), {}
-
-
-@dataclass(frozen=True)
-class VartypeChange(DecodeStep):
-    """The pass converted the IR from ``source`` to ``target`` vartype; decoding converts back.
-
-    >>> VartypeChange(source="BINARY", target="SPIN").decode(np.array([[[-1, 1]]])).tolist()
-    [[[0, 1]]]
-    """
-
-    source: Vartype
-    target: Vartype
-
-    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
-        x = np.asarray(samples)
-        if self.source == self.target:
-            return x
-        if self.source == "BINARY":  # target SPIN -> back to binary
-            return ((x + 1) // 2).astype(np.int8)
-        return (2 * x - 1).astype(np.int8)
-
-
-@dataclass(frozen=True, eq=False)
-class FixVariables(DecodeStep):
-    """Variables ``indices`` of the input IR were fixed to ``values`` and removed.
-
-    ``values`` is ``[k]`` (same for the batch) or ``[B, k]``, in the input IR's vartype;
-    ``num_variables`` is the input IR's variable count. The kept variables keep their order.
-
-    >>> step = FixVariables(indices=np.array([1]), values=np.array([1]), num_variables=3)
-    >>> step.decode(np.array([[[0, 0], [1, 1]]])).tolist()
-    [[[0, 1, 0], [1, 1, 1]]]
-    """
-
-    indices: NDArray[np.int64]
-    values: NDArray[Any]
-    num_variables: int
-
-    def __post_init__(self) -> None:
-        idx = np.asarray(self.indices, dtype=np.int64).reshape(-1)
-        vals = np.asarray(self.values)
-        if vals.shape[-1] != idx.size:
-            raise InvalidInputError(f"FixVariables: {idx.size} indices but values of shape {vals.shape}")
-        for name, arr in (("indices", idx), ("values", vals)):
-            arr = arr.copy()
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
-
-    @property
-    def kept(self) -> NDArray[np.int64]:
-        """Indices of the input variables that remain in the output IR."""
-        mask = np.ones(self.num_variables, dtype=bool)
-        mask[self.indices] = False
-        return np.flatnonzero(mask)
-
-    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
-        x = np.asarray(samples)
-        b, s, _ = x.shape
-        out = np.empty((b, s, self.num_variables), dtype=x.dtype)
-        out[:, :, self.kept] = x
-        vals = self.values if self.values.ndim == 2 else self.values[None, :]
-        out[:, :, self.indices] = np.broadcast_to(vals[:, None, :], (b, s, self.indices.size))
-        return out
-
-
-def decode_samples(
-    decoders: Sequence[DecodeStep], samples: ArrayLike, *, batch_size: int | None = None
-) -> NDArray[Any]:
-    """Apply ``decoders`` in reverse order to physical samples; returns ``[B, S, V]``."""
-    return decode_samples_with_info(decoders, samples, batch_size=batch_size)[0]
-
-
-def decode_samples_with_info(
-    decoders: Sequence[DecodeStep], samples: ArrayLike, *, batch_size: int | None = None
-) -> tuple[NDArray[Any], dict[str, Any]]:
-    """Like :func:`decode_samples`, also merging every step's info dict (later steps win)."""
-    x = as_batched_samples(samples, batch_size)
-    info: dict[str, Any] = {}
-    for step in reversed(tuple(decoders)):
-        x, step_info = step.decode_with_info(x)
-        info.update(step_info)
-    return x, info
 
 
 # --------------------------------------------------------------------------- records and context

@@ -35,8 +35,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..core.ir import QuadraticIR
 from ..errors import InvalidInputError, ProblemTooLargeError
-from ..ir import QuadraticIR
 from .base import Pass, PassContext
 from .reduce import condition
 
@@ -309,7 +309,7 @@ def _block_seed(seed: int | None, problem: int, restart: int, sweep: int, block:
 
 
 def _as_sampler(sampler: dimod.Sampler | str, options: Mapping[str, Any] | None) -> tuple[dimod.Sampler, str]:
-    from ..registry import get_backend
+    from ..runtime.registry import get_backend
 
     if isinstance(sampler, str):
         return get_backend(sampler, **dict(options or {})), sampler
@@ -423,7 +423,7 @@ def solve_decomposed(
     """
     import dimod
 
-    from ..solver import checked_samples, sample_kwargs
+    from ..runtime.solve import checked_samples, sample_kwargs
 
     if isinstance(sweeps, bool) or not isinstance(sweeps, (int, np.integer)) or sweeps < 1:
         raise InvalidInputError(f"sweeps must be a positive integer, got {sweeps!r}", fix="pass e.g. sweeps=10")

@@ -36,17 +36,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ..core.decode import AncillaGauge, ChainEmbedding, UnembedMethod, VartypeChange
+from ..core.ir import QuadraticIR
 from ..errors import CompilationError, InvalidInputError, ProblemTooLargeError
-from ..ir import QuadraticIR
-from .base import DecodeStep, Pass, PassContext, VartypeChange
+from .base import Pass, PassContext
 
 if TYPE_CHECKING:
     import networkx as nx
 
-    from ..targets import Target
+    from ..targets.target import Target
 
-UnembedMethod = Literal["majority", "discard", "weighted_random"]
-UNEMBED_METHODS = ("majority", "discard", "weighted_random")
 _BUSCLIQUE_FAMILIES = ("pegasus", "zephyr", "chimera")
 
 _CACHE_LOCK = threading.Lock()
@@ -140,106 +139,6 @@ def logical_edges(ir: QuadraticIR) -> tuple[NDArray[np.int64], NDArray[np.int64]
     flat = ir.flatten()
     keep = np.any(flat.data != 0, axis=0)
     return flat.rows[keep], flat.cols[keep], flat.data[:, keep]
-
-
-# --------------------------------------------------------------------------- decoders
-@dataclass(frozen=True, eq=False)
-class ChainEmbedding(DecodeStep):
-    """Physical spin ``p`` (hardware qubit ``qubits[p]``) belongs to the chain of logical ``chain_of[p]``.
-
-    Physical indices are sorted by chain, so each chain is a contiguous segment. ``decode``
-    unembeds ``[B, S, Q]`` spins to ``[B, S, V]`` spins by ``method``:
-
-    * ``"majority"``: the sign of the chain sum; a tie takes the chain's first qubit;
-    * ``"weighted_random"``: ``+1`` with probability = the chain's fraction of ``+1`` (seeded);
-    * ``"discard"``: majority values, but samples with a broken chain are dropped (for a
-      batch, samples broken in any problem are dropped, keeping the batch rectangular).
-
-    ``decode_with_info`` reports ``chain_break_fraction`` (mean fraction of broken chains per
-    problem) and, for discard, ``kept_fraction``.
-
-    >>> step = ChainEmbedding(qubits=np.array([7, 8, 9]), chain_of=np.array([0, 0, 1]), num_logical=2)
-    >>> out, info = step.decode_with_info(np.array([[[1, -1, -1], [1, 1, -1]]]))
-    >>> out.tolist(), info["chain_break_fraction"].tolist()
-    ([[[1, -1], [1, -1]]], [0.25])
-    """
-
-    qubits: NDArray[np.int64]
-    chain_of: NDArray[np.int64]
-    num_logical: int
-    method: UnembedMethod = "majority"
-    seed: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.method not in UNEMBED_METHODS:
-            raise InvalidInputError(f"unembed method must be one of {UNEMBED_METHODS}, got {self.method!r}")
-        chain_of = np.asarray(self.chain_of, dtype=np.int64)
-        if chain_of.size and np.any(np.diff(chain_of) < 0):
-            raise InvalidInputError("physical indices must be sorted by chain")
-        for name, arr in (("qubits", np.asarray(self.qubits, dtype=np.int64)), ("chain_of", chain_of)):
-            arr = arr.copy()
-            arr.setflags(write=False)
-            object.__setattr__(self, name, arr)
-
-    @property
-    def chain_lengths(self) -> NDArray[np.int64]:
-        return np.bincount(self.chain_of, minlength=self.num_logical)
-
-    @property
-    def chain_starts(self) -> NDArray[np.int64]:
-        return np.concatenate([[0], np.cumsum(self.chain_lengths)[:-1]]).astype(np.int64)
-
-    def chains(self) -> dict[int, tuple[int, ...]]:
-        """The embedding as ``{logical index: (hardware qubits...)}`` (dwave.embedding format)."""
-        parts = np.split(self.qubits, np.cumsum(self.chain_lengths)[:-1])
-        return {i: tuple(int(q) for q in part) for i, part in enumerate(parts)}
-
-    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
-        return self.decode_with_info(samples)[0]
-
-    def decode_with_info(self, samples: NDArray[Any]) -> tuple[NDArray[Any], dict[str, Any]]:
-        x = np.asarray(samples)
-        if x.ndim != 3 or x.shape[2] != self.qubits.size:
-            raise InvalidInputError(
-                f"physical samples must be [B, S, {self.qubits.size}] spins, got {x.shape}",
-                fix="pass samples in the physical IR's variable order (CompiledProblem.physical.labels)",
-            )
-        if self.num_logical == 0:
-            return np.zeros((*x.shape[:2], 0), dtype=np.int8), {"chain_break_fraction": np.zeros(x.shape[0])}
-        lengths = self.chain_lengths
-        starts = self.chain_starts
-        total = np.add.reduceat(x.astype(np.int64), starts, axis=2)  # [B, S, V] chain sums
-        broken = np.abs(total) != lengths  # not all equal
-        first = x[:, :, starts]
-        majority = np.where(total > 0, 1, np.where(total < 0, -1, first)).astype(np.int8)
-        cbf = broken.mean(axis=(1, 2)) if broken.size else np.zeros(x.shape[0])
-        info: dict[str, Any] = {"chain_break_fraction": cbf}
-        if self.method == "weighted_random":
-            frac_up = (total / lengths + 1) / 2
-            rng = np.random.default_rng(self.seed)
-            out = np.where(rng.random(frac_up.shape) < frac_up, 1, -1).astype(np.int8)
-        elif self.method == "discard":
-            ok = ~np.any(broken, axis=(0, 2))  # [S]
-            out = majority[:, ok]
-            info["kept_fraction"] = float(ok.mean()) if ok.size else 0.0
-        else:
-            out = majority
-        return out, info
-
-
-@dataclass(frozen=True)
-class AncillaGauge(DecodeStep):
-    """Spin ``ancilla`` (the last one) carries the fields; logical spins are ``s_i * s_ancilla``.
-
-    >>> AncillaGauge(ancilla=2).decode(np.array([[[1, -1, -1]]])).tolist()
-    [[[-1, 1]]]
-    """
-
-    ancilla: int
-
-    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
-        x = np.asarray(samples)
-        return (x[:, :, : self.ancilla] * x[:, :, self.ancilla : self.ancilla + 1]).astype(np.int8)
 
 
 # --------------------------------------------------------------------------- chain strength

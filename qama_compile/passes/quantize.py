@@ -36,12 +36,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ..core.decode import VartypeChange
+from ..core.ir import QuadraticIR
 from ..errors import InvalidInputError
-from ..ir import QuadraticIR
-from .base import Pass, PassContext, VartypeChange
+from .base import Pass, PassContext
 
 if TYPE_CHECKING:
-    from ..targets import Target
+    from ..targets.target import Target
 
 Rounding = Literal["nearest", "stochastic"]
 
@@ -114,7 +115,7 @@ def scale_factors(
 def _ground_state_check(original: QuadraticIR, quantized: QuadraticIR) -> list[bool]:
     from qama_backends.exact import ExactSampler
 
-    from ..convert import ir_to_bqm
+    from ..core.convert import ir_to_bqm
 
     sampler = ExactSampler(max_variables=max(20, original.num_variables))
     out = []

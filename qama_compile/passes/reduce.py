@@ -32,9 +32,10 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ..core.decode import FixVariables
+from ..core.ir import QuadraticIR
 from ..errors import InvalidInputError
-from ..ir import QuadraticIR
-from .base import FixVariables, Pass, PassContext
+from .base import Pass, PassContext
 
 __all__ = [
     "FixResult",
@@ -290,7 +291,8 @@ class ReducePass(Pass):
 
     >>> import numpy as np
     >>> from qama_compile import lower_attention
-    >>> from qama_compile.passes.base import PassManager, decode_samples
+    >>> from qama_compile.core.decode import decode_samples
+    >>> from qama_compile.passes.base import PassManager
     >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=1)
     >>> ir, ctx = PassManager([ReducePass(prune_threshold=1e-3)]).run(problem.ir)
     >>> ir.num_variables <= problem.ir.num_variables, sorted(ctx.records[0].lost)[:2]

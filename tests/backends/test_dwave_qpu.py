@@ -13,7 +13,7 @@ from qama_backends.dwave_qpu import DWaveBackend, find_token
 
 from qama_compile import get_backend, lower_attention
 from qama_compile.errors import BackendError, ProblemTooLargeError
-from qama_compile.solver import solve
+from qama_compile.runtime.solve import solve
 
 
 def _mock() -> MockDWaveSampler:

@@ -10,7 +10,7 @@ from qama_backends.exact import ExactSampler
 
 from qama_compile import get_backend, lower_attention
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
-from qama_compile.solver import solve
+from qama_compile.runtime.solve import solve
 
 # (heads, tokens, bits): 12..20 variables
 _SHAPES = [(2, 3, 2), (2, 4, 2), (1, 5, 3), (2, 5, 2), (3, 3, 2), (2, 7, 1), (1, 4, 4), (4, 4, 1), (2, 3, 3), (1, 5, 4)]

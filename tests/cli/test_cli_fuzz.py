@@ -175,7 +175,7 @@ def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def stub_demo(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, object]]]:
     """``qama demo`` parses its arguments for real; the long run itself is a stub."""
-    import qama_compile.demo as demo
+    import qama_compile.tools.demo as demo
 
     calls: list[dict[str, object]] = []
     monkeypatch.setattr(demo, "run_demo", lambda **kwargs: calls.append(kwargs))

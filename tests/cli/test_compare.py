@@ -11,7 +11,7 @@ import pytest
 
 from qama_compile import lower_attention
 from qama_compile.cli.main import main
-from qama_compile.solver import solve
+from qama_compile.runtime.solve import solve
 
 
 def test_compare_prints_table_and_writes_outputs(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -66,7 +66,6 @@ def test_help_has_examples(capsys) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_solve_with_a_real_target(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip("qama_compile.compiler")
     ss = tmp_path / "ss.json"
     argv = ["solve", "--random", "1,2,2,3", "--seed", "1", "--bits", "1", "--target", "cim-550", "--sampleset", str(ss)]
     assert main(argv) == 0

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from qama_compile import lower_attention
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import FileFormatError, InvalidInputError, UnknownNameError
 from qama_compile.formats import load, save
-from qama_compile.ir import QuadraticIR
 
 SUFFIX = {"bqm-json": ".json", "npz": ".npz", "coo": ".coo", "mtx": ".mtx", "lp": ".lp"}
 

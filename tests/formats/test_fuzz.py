@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
+from qama_compile.core.ir import QuadraticIR
+from qama_compile.core.problem import AttentionProblem
 from qama_compile.errors import FileFormatError
 from qama_compile.formats import load, save
-from qama_compile.ir import QuadraticIR
-from qama_compile.problem import AttentionProblem
 
 SUFFIXES = [".json", ".npz", ".coo", ".mtx", ".lp"]
 _PROBLEM = lower_attention(*np.random.default_rng(0).normal(size=(3, 1, 2, 2, 3)), bits=1)

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
+from qama_compile.core.ir import QuadraticIR
+from qama_compile.core.problem import AttentionProblem
 from qama_compile.formats import FORMATS, format_for_path, load, save
-from qama_compile.ir import QuadraticIR
-from qama_compile.problem import AttentionProblem
 
 SUFFIX = {"bqm-json": ".json", "npz": ".npz", "coo": ".coo", "mtx": ".mtx", "lp": ".lp"}
 #: LP is written by docplex with a fixed 12 decimals; the others are bit-exact text/binary.

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from qama_compile import lower_attention
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import ProblemTooLargeError
-from qama_compile.ir import QuadraticIR
 from qama_compile.passes.analysis import AnalysisPass, dynamic_range, fit_check
 from qama_compile.passes.base import PassManager
-from qama_compile.targets import get_target
+from qama_compile.targets.target import get_target
 
 
 @pytest.mark.parametrize(("heads", "tokens", "bits"), [(1, 3, 1), (2, 4, 2), (3, 2, 3)])

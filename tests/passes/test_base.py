@@ -8,20 +8,17 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from qama_compile.errors import CompilationError, InvalidInputError
-from qama_compile.ir import QuadraticIR
-from qama_compile.passes import available_passes, get_pass
-from qama_compile.passes.base import (
+from qama_compile.core.decode import (
     FixVariables,
-    Pass,
-    PassContext,
-    PassManager,
-    PassRecord,
     VartypeChange,
     as_batched_samples,
     decode_samples,
     decode_samples_with_info,
 )
+from qama_compile.core.ir import QuadraticIR
+from qama_compile.errors import CompilationError, InvalidInputError
+from qama_compile.passes import available_passes, get_pass
+from qama_compile.passes.base import Pass, PassContext, PassManager, PassRecord
 
 
 def _ir() -> QuadraticIR:
@@ -147,7 +144,7 @@ def test_fix_variables_and_vartype_change_decode_in_reverse_order() -> None:
 
 
 def test_pass_registry() -> None:
-    assert {"analysis", "embed", "quantize", "export"} <= set(available_passes())
+    assert {"analysis", "embed", "quantize", "reduce", "decompose"} <= set(available_passes())
     assert get_pass("embed", method="clique").name == "embed"
     with pytest.raises(KeyError, match="known passes"):
         get_pass("nope")

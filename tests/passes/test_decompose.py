@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qama_compile import InvalidInputError, ProblemTooLargeError, lower_attention
-from qama_compile.ir import QuadraticIR
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.decompose import (
     DecomposePass,

@@ -11,10 +11,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
-from qama_compile.convert import ir_to_bqm
+from qama_compile.core.convert import ir_to_bqm
+from qama_compile.core.decode import decode_samples_with_info
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import ProblemTooLargeError
-from qama_compile.ir import QuadraticIR
-from qama_compile.passes.base import PassManager, decode_samples_with_info
+from qama_compile.passes.base import PassManager
 from qama_compile.passes.embed import (
     AncillaGauge,
     ChainEmbedding,
@@ -23,7 +24,7 @@ from qama_compile.passes.embed import (
     logical_edges,
     torque_chain_strength,
 )
-from qama_compile.targets import Target, get_target
+from qama_compile.targets.target import Target, get_target
 
 CHIMERA = get_target("chimera-c16")
 

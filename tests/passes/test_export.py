@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from qama_compile import lower_attention
-from qama_compile.compiler import compile
+from qama_compile.compiler.driver import compile
 from qama_compile.errors import UnknownNameError
+from qama_compile.formats.physical import ExportPass, export_ir, pick_format
 from qama_compile.passes.base import PassManager
-from qama_compile.passes.export import ExportPass, export_ir, pick_format
-from qama_compile.targets import get_target
+from qama_compile.targets.target import get_target
 
 
 @pytest.fixture

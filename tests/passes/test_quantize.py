@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
-from qama_compile.ir import QuadraticIR
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.quantize import QuantizePass, grid_step, scale_factors
-from qama_compile.targets import Target, get_target
+from qama_compile.targets.target import Target, get_target
 
 CIM = get_target("cim-550")
 ADV = get_target("dwave-advantage")

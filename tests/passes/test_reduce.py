@@ -10,12 +10,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from qama_compile import InvalidInputError, lower_attention
-from qama_compile.convert import ir_to_bqm
-from qama_compile.ir import QuadraticIR, Vartype
-from qama_compile.passes.base import FixVariables, PassManager, decode_samples
+from qama_compile.core.convert import ir_to_bqm
+from qama_compile.core.decode import FixVariables, decode_samples
+from qama_compile.core.ir import QuadraticIR, Vartype
+from qama_compile.passes.base import PassManager
 from qama_compile.passes.reduce import ReducePass, condition, fix_variables, prune_couplings
-from qama_compile.registry import get_backend
-from qama_compile.solver import solve
+from qama_compile.runtime.registry import get_backend
+from qama_compile.runtime.solve import solve
 
 
 def all_states(v: int) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse
 from numpy.typing import NDArray
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
 from .ir import QuadraticIR, Vartype
 
 if TYPE_CHECKING:

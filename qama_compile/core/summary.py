@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
 from .ir import QuadraticIR
 from .problem import AttentionProblem
 

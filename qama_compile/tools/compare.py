@@ -54,10 +54,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .atomic import atomic_write_text
-from .errors import InvalidInputError, QamaError
-from .problem import AttentionProblem
-from .report import dumps_json, format_table
+from ..base.atomic import atomic_write_text
+from ..base.jsonutil import dumps_json
+from ..core.problem import AttentionProblem
+from ..errors import InvalidInputError, QamaError
+from .tables import format_table
 
 __all__ = ["COLUMNS", "TABLE_COLUMNS", "CompareResult", "attention_correlation", "compare", "tts99"]
 
@@ -243,8 +244,8 @@ def _cluster_job(
     problem: AttentionProblem, name: str, options: dict[str, Any], reads: int, seed: int, target: Any
 ) -> Any:
     """One (problem, backend) run on a Dask worker; the sampler is built there."""
-    from .registry import get_backend
-    from .solver import solve
+    from ..runtime.registry import get_backend
+    from ..runtime.solve import solve
 
     return solve(problem, backend=get_backend(name, **options), num_reads=reads, seed=seed, target=target)
 
@@ -318,8 +319,8 @@ def compare(
         client: a ``distributed.Client``; every (problem, backend) run becomes a task on the
             cluster (retried if a worker dies). Same seeds, so the table equals the serial one.
     """
-    from .registry import get_backend
-    from .solver import solve
+    from ..runtime.registry import get_backend
+    from ..runtime.solve import solve
 
     if not isinstance(problem, AttentionProblem):
         raise InvalidInputError(
@@ -469,7 +470,7 @@ def _reference(
         res = results[b, "exact"]
         return float(res.energies[0]), res.weights[0], "exact", "exact"
     if single.ir.num_variables <= exact_max:
-        from .solver import solve
+        from ..runtime.solve import solve
 
         try:
             res = solve(
@@ -502,7 +503,7 @@ class _NoBar:
 def _progress(total: int, *, enabled: bool) -> Any:
     if not enabled:
         return _NoBar()
-    from ._optional import optional_import
+    from ..base.optional import optional_import
 
     tqdm = optional_import("tqdm", purpose="the progress bar").tqdm
     return tqdm(total=total, unit="run", file=sys.stderr, leave=False, dynamic_ncols=True)

@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
 
 EPS = 1e-8
 Normalize = Literal["none", "standardise", "minmax"]

@@ -26,15 +26,16 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import InvalidInputError
-from .ir import QuadraticIR, Vartype
-from .passes.analysis import AnalysisPass
-from .passes.base import DecodeStep, Pass, PassManager, PassRecord, as_batched_samples, decode_samples_with_info
-from .passes.embed import EmbedPass
-from .passes.export import export_ir
-from .passes.quantize import QuantizePass
-from .problem import AttentionProblem
-from .targets import Target, get_target
+from ..core.decode import DecodeStep, as_batched_samples, decode_samples_with_info
+from ..core.ir import QuadraticIR, Vartype
+from ..core.problem import AttentionProblem
+from ..errors import InvalidInputError
+from ..formats.physical import export_ir
+from ..passes.analysis import AnalysisPass
+from ..passes.base import Pass, PassManager, PassRecord
+from ..passes.embed import EmbedPass
+from ..passes.quantize import QuantizePass
+from ..targets.target import Target, get_target
 
 if TYPE_CHECKING:
     import dimod
@@ -121,12 +122,12 @@ class CompiledProblem:
 
     def to_bqm(self, index: int = 0) -> dimod.BinaryQuadraticModel:
         """The physical problem ``index`` as a SPIN BQM labelled by hardware qubit."""
-        from .convert import ir_to_bqm
+        from ..core.convert import ir_to_bqm
 
         return ir_to_bqm(self.physical, index, vartype="SPIN")
 
     def export(self, path: str | Path, *, format: str | None = None, reps: int = 1) -> Path:
-        """Write the physical problem in the target's format (see :mod:`qama_compile.passes.export`)."""
+        """Write the physical problem in the target's format (see :mod:`qama_compile.formats.physical`)."""
         q = self.properties.get("quantization") or {}
         extra = {"quantization": {k: q.get(k) for k in ("bits", "h_step", "j_step", "scale")}} if q else {}
         emb = self.properties.get("embedding") or {}

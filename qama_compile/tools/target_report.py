@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidInputError, ProblemTooLargeError
-from .ir import QuadraticIR
+from ..core.ir import QuadraticIR
+from ..core.problem import AttentionProblem
+from ..errors import InvalidInputError, ProblemTooLargeError
+from ..targets.target import STATEVECTOR_BYTES_PER_AMPLITUDE, Target, get_target
 from .plotting import new_figure, save_png
-from .problem import AttentionProblem
-from .targets import STATEVECTOR_BYTES_PER_AMPLITUDE, Target, get_target
 
 #: Gate targets: transpile QAOA only up to this many qubits.
 MAX_GATE_QUBITS = 30
@@ -96,8 +96,8 @@ def _gate_counts(ir: QuadraticIR, target: Target, depths: Sequence[int], seed: i
     from qiskit import transpile
     from qiskit.circuit.library import qaoa_ansatz
 
-    from .convert import ir_to_pauli
-    from .targets import heron_coupling_map
+    from ..core.convert import ir_to_pauli
+    from ..targets.target import heron_coupling_map
 
     op, _ = ir_to_pauli(ir, 0)
     out: dict[str, Any] = {}
@@ -128,7 +128,7 @@ def inspect_targets(
     max_gate_qubits: int = MAX_GATE_QUBITS,
 ) -> list[dict[str, Any]]:
     """One row per target for problem 0 of the batch (see the module docstring)."""
-    from .compiler import compile
+    from ..compiler.driver import compile
 
     ir = problem.ir if isinstance(problem, AttentionProblem) else problem
     ir0 = ir.select([0])
@@ -190,7 +190,7 @@ def inspect_targets(
 
 
 def _clique_qubits(target: Target, size: int) -> tuple[int, int] | None:
-    from .passes.embed import clique_embedding
+    from ..passes.embed import clique_embedding
 
     try:
         chains = clique_embedding(target, size)

@@ -4,7 +4,7 @@ Every energy a backend returns is recomputed from the IR and checked.
 
 >>> import numpy as np
 >>> from qama_compile import lower_attention
->>> from qama_compile.solver import solve
+>>> from qama_compile.runtime.solve import solve
 >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
 >>> result = solve(problem, backend="exact")
 >>> bool(np.isclose(result.energies[0], problem.energies(result.samples[:, None])[0, 0]))
@@ -23,9 +23,9 @@ import dimod
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import BackendError, InvalidInputError, ProblemTooLargeError
-from .ir import QuadraticIR
-from .problem import AttentionProblem
+from ..core.ir import QuadraticIR
+from ..core.problem import AttentionProblem
+from ..errors import BackendError, InvalidInputError, ProblemTooLargeError
 from .registry import get_backend
 
 #: Largest seed every seeded backend accepts (dwave-samplers' SA checks ``0 <= seed < 2**31``).
@@ -168,7 +168,7 @@ def solve(
             seed=seed,
         )
     if isinstance(num_reads, (int, np.integer)) and not isinstance(num_reads, bool) and num_reads > 0:
-        from .lowering import _physical_memory
+        from ..core.lowering import _physical_memory
 
         variables = problem.ir.num_variables  # a lower bound with a target (chains add qubits)
         need, limit = int(num_reads) * (16 * variables + 16), _physical_memory() // 2  # samplers hold int64 states
@@ -186,7 +186,7 @@ def solve(
     compiled = None
     info: dict[str, Any] = {"backend": name, "num_reads": num_reads, "seed": seed}
     if target is not None:
-        from .compiler import compile as compile_problem
+        from ..compiler.driver import compile as compile_problem
 
         compiled = compile_problem(problem, target=target, seed=seed)
         physical_binary = compiled.physical.to_binary()  # same energy for every assignment

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import InvalidInputError, ProblemTooLargeError
+from ..errors import InvalidInputError, ProblemTooLargeError
 from .hamiltonian import EPS, Normalize, bit_weights, js_coupling, normalise, softmax, value_entropy
 from .ir import QuadraticIR
 from .problem import AttentionProblem

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from .errors import InvalidInputError, UnknownNameError
+from ..errors import InvalidInputError, UnknownNameError
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -237,7 +237,7 @@ class Target:
         all spins; gate devices and simulators: all qubits.
         """
         if self.kind == "annealer":
-            from .passes.embed import clique_capacity
+            from ..passes.embed import clique_capacity
 
             return clique_capacity(self)
         return self.num_qubits

@@ -1,6 +1,6 @@
 """Differentiable torch versions of the QAMA formulas (DESIGN.md section 2).
 
-These mirror the numpy reference in :mod:`qama_compile.hamiltonian` (``tests/test_nn.py``
+These mirror the numpy reference in :mod:`qama_compile.core.hamiltonian` (``tests/test_nn.py``
 checks they agree to floating-point accuracy) but are written so that autograd gives
 finite gradients for every finite input:
 
@@ -28,9 +28,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ._optional import optional_import
-from .errors import InvalidInputError
-from .hamiltonian import EPS
+from ..base.optional import optional_import
+from ..core.hamiltonian import EPS
+from ..errors import InvalidInputError
 
 if TYPE_CHECKING:
     import torch
@@ -59,7 +59,7 @@ def _xlog2x(x: torch.Tensor) -> torch.Tensor:
 def js_coupling(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
     """``J_ij = JS(softmax(q_i) || softmax(k_j))`` (base 2) for ``q, k [..., N, d]`` -> ``[..., N, N]``.
 
-    Same formula as :func:`qama_compile.hamiltonian.js_coupling`:
+    Same formula as :func:`qama_compile.core.hamiltonian.js_coupling`:
     ``JS = H(M) - (H(P) + H(R)) / 2`` with ``M = (P + R) / 2``, clamped to [0, 1].
 
     >>> import torch
@@ -85,7 +85,7 @@ def js_coupling(q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
 def value_entropy(v: torch.Tensor, *, eps: float = EPS) -> torch.Tensor:
     """``h_i = -sum_k p_ik log2 p_ik``, ``p_i = clamp(v_i / (sum_k v_ik + eps), eps, 1)``; ``[..., N, d] -> [..., N]``.
 
-    Matches :func:`qama_compile.hamiltonian.value_entropy` wherever that is finite. Clamped
+    Matches :func:`qama_compile.core.hamiltonian.value_entropy` wherever that is finite. Clamped
     entries get zero gradient (as ``clamp`` does) and the division is guarded so that the
     backward pass has no ``0 * inf``: a row whose denominator is exactly 0 is divided by 1.
 
@@ -108,7 +108,7 @@ def value_entropy(v: torch.Tensor, *, eps: float = EPS) -> torch.Tensor:
 
 
 def bit_weights(bits: int, *, dtype: torch.dtype | None = None, device: torch.device | None = None) -> torch.Tensor:
-    """``c_r = 2^r / (2^q - 1)``, ``r = 0..q-1`` (as :func:`qama_compile.hamiltonian.bit_weights`).
+    """``c_r = 2^r / (2^q - 1)``, ``r = 0..q-1`` (as :func:`qama_compile.core.hamiltonian.bit_weights`).
 
     >>> bit_weights(2).tolist()
     [0.3333333333333333, 0.6666666666666666]

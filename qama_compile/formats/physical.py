@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from ..base.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from ..core.ir import QuadraticIR
 from ..errors import InvalidInputError, UnknownNameError
-from ..ir import QuadraticIR
-from .base import Pass, PassContext
+from ..passes.base import Pass, PassContext
 
 if TYPE_CHECKING:
-    from ..targets import Target
+    from ..targets.target import Target
 
 FORMATS = ("bqm-json", "ising-npz", "ising-txt", "qasm3", "lp", "pauli-json")
 _SUFFIX = {
@@ -118,7 +118,7 @@ def export_ir(
     qubits = spin.labels[:, 0].tolist() if spin.labels.shape[1] == 1 else list(range(spin.num_variables))
     head = _header(spin, target, extra)
     if fmt == "bqm-json":
-        from ..convert import ir_to_bqm
+        from ..core.convert import ir_to_bqm
 
         problems = [ir_to_bqm(spin, b, vartype="SPIN").to_serializable() for b in range(spin.batch_size)]
         atomic_write_text(out, json.dumps({"format": "qama-compile/bqm", **head, "problems": problems}))
@@ -165,10 +165,10 @@ def export_ir(
         from qiskit import qasm3
         from qiskit.circuit.library import qaoa_ansatz
 
-        from ..convert import ir_to_pauli
+        from ..core.convert import ir_to_pauli
 
         if fmt == "lp":
-            from ..formats import lp
+            from . import lp
 
             if spin.batch_size != 1:
                 raise InvalidInputError(

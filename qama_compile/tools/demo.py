@@ -33,16 +33,17 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .atomic import atomic_write_text
-from .datasets import ExampleTensors, dataset_info, load_example
-from .errors import QamaError
-from .hamiltonian import Normalize
-from .inspect import problem_summary
-from .lowering import lower_attention
-from .problem import AttentionProblem
-from .registry import get_backend
-from .report import dumps_json, format_table
-from .solver import solve
+from ..base.atomic import atomic_write_text
+from ..base.jsonutil import dumps_json
+from ..core.hamiltonian import Normalize
+from ..core.lowering import lower_attention
+from ..core.problem import AttentionProblem
+from ..core.summary import problem_summary
+from ..datasets import ExampleTensors, dataset_info, load_example
+from ..errors import QamaError
+from ..runtime.registry import get_backend
+from ..runtime.solve import solve
+from .tables import format_table
 
 #: Heuristic backends the demo tries after the exact one.
 DEMO_BACKENDS: tuple[str, ...] = ("cim", "sa")
@@ -337,7 +338,7 @@ def _write_outputs(
 
 
 def _num_tokens(ex: ExampleTensors) -> int:
-    from .datasets import list_examples
+    from ..datasets import list_examples
 
     return int(list_examples()[ex.sentence_index]["num_tokens"])
 

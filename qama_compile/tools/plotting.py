@@ -1,6 +1,6 @@
 """Figures: QAMA masks beside softmax attention, and energy distributions per backend.
 
-Matplotlib is imported lazily (:func:`qama_compile._optional.optional_import`) and used
+Matplotlib is imported lazily (:func:`qama_compile.base.optional.optional_import`) and used
 through its object API with the Agg canvas, so plotting never changes the global pyplot
 backend of the caller's session. Every PNG is rendered to memory and written atomically.
 
@@ -26,9 +26,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._optional import optional_import
-from .atomic import atomic_write_bytes
-from .errors import InvalidInputError
+from ..base.atomic import atomic_write_bytes
+from ..base.optional import optional_import
+from ..errors import InvalidInputError
 
 _DPI = 110
 

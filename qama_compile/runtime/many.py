@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._optional import optional_import
-from .errors import InvalidInputError
-from .problem import AttentionProblem
+from ..base.optional import optional_import
+from ..core.problem import AttentionProblem
+from ..errors import InvalidInputError
 
 if TYPE_CHECKING:
     import dimod
@@ -160,7 +160,7 @@ def _solve_batch(
 ) -> list[_Outcome]:
     """Solve one batch (runs on a worker, or in-process when serial). Never raises per problem."""
     from .registry import get_backend
-    from .solver import solve
+    from .solve import solve
 
     outcomes: list[_Outcome] = []
     try:
@@ -206,7 +206,7 @@ def make_client(*, workers: int | None = None, scheduler: str | None = None, **c
         try:
             return distributed.Client(scheduler, timeout=cluster_options.pop("timeout", 30))
         except OSError as exc:
-            from .errors import BackendError
+            from ..errors import BackendError
 
             raise BackendError(
                 f"cannot connect to the Dask scheduler at {scheduler!r}: {exc}",

@@ -6,9 +6,9 @@ any registered backend. Forward, per call:
 
 1. project the inputs to ``q, k, v [B, H, N, d]``;
 2. ``J = JS(softmax(q_i) || softmax(k_j))`` and ``h`` = value entropy, in torch
-   (:mod:`qama_compile.nn_energy`), then batch normalisation per head (the paper's layer);
+   (:mod:`qama_compile.nn.energy`), then batch normalisation per head (the paper's layer);
 3. one :class:`~qama_compile.ir.QuadraticIR` for all ``B`` items from the detached ``J, h``
-   (:func:`qama_compile.lowering.build_qama_ir`), solved in one backend call (the CIM
+   (:func:`qama_compile.core.lowering.build_qama_ir`), solved in one backend call (the CIM
    emulator's batched ``sample_ir`` when ``backend="cim"``; otherwise one ``sample`` per
    item); the lowest-energy read of each item is kept: ``x [B, H*N*bits]``, a constant;
 4. soft selection ``w`` from ``x``; attention ``A_tij = w_tj exp(-e_tij) / Z_ti`` with the
@@ -40,11 +40,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._optional import optional_import
-from .errors import BackendError, InvalidInputError, UnknownNameError
-from .hamiltonian import EPS
-from .lowering import build_qama_ir
-from .nn_energy import energy_attention, js_coupling, token_energies, token_weights, value_entropy
+from ..base.optional import optional_import
+from ..core.hamiltonian import EPS
+from ..core.lowering import build_qama_ir
+from ..errors import BackendError, InvalidInputError, UnknownNameError
+from .energy import energy_attention, js_coupling, token_energies, token_weights, value_entropy
 
 if TYPE_CHECKING:
     import dimod
@@ -54,7 +54,7 @@ else:
     torch = optional_import("torch", purpose="qama_compile.nn (the QAMA operator in PyTorch)")
     nn = torch.nn
 
-from .ir import QuadraticIR
+from ..core.ir import QuadraticIR
 
 __all__ = ["QAMultiheadAttention", "solve_ir_batch"]
 
@@ -88,16 +88,16 @@ def solve_ir_batch(
     Energies are always recomputed from the IR; the lowest-energy read wins.
 
     >>> import numpy as np
-    >>> from qama_compile.lowering import build_qama_ir
+    >>> from qama_compile.core.lowering import build_qama_ir
     >>> J = np.full((2, 1, 2, 2), 0.5); h = np.ones((2, 1, 2))
     >>> ir = build_qama_ir(J, h, bits=1, alpha=1.0, beta=1.0, penalty=2.0)
     >>> x, e, info = solve_ir_batch(ir, backend="exact", num_reads=1)
     >>> x.tolist(), e.tolist(), info["path"]
     ([[1, 1], [1, 1]], [-4.0, -4.0], 'per-item')
     """
-    from .convert import ir_to_bqm
-    from .registry import get_backend
-    from .solver import checked_samples, sample_kwargs
+    from ..core.convert import ir_to_bqm
+    from ..runtime.registry import get_backend
+    from ..runtime.solve import checked_samples, sample_kwargs
 
     if ir.vartype != "BINARY":
         ir = ir.to_binary()
@@ -201,7 +201,7 @@ class QAMultiheadAttention(nn.Module):
         if eps <= 0:
             raise InvalidInputError(f"eps must be positive, got {eps}", fix="use a small positive eps like 1e-8")
         if isinstance(backend, str):
-            from .registry import available_backends
+            from ..runtime.registry import available_backends
 
             known = available_backends()
             if backend not in known:
@@ -262,7 +262,7 @@ class QAMultiheadAttention(nn.Module):
             penalty=self.penalty,
         )
         if self._sampler is None and not (self.backend == "cim" and _cim_batch_sampler() is not None):
-            from .registry import get_backend
+            from ..runtime.registry import get_backend
 
             backend = self.backend
             self._sampler = get_backend(backend, **self.backend_options) if isinstance(backend, str) else backend

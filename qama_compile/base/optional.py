@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from .errors import MissingDependencyError
+from ..errors import MissingDependencyError
 
 #: module name -> (pip requirement, project extra that provides it)
 _HINTS: dict[str, tuple[str, str | None]] = {

@@ -20,7 +20,7 @@ from typing import Any
 
 import dimod
 
-from .errors import BackendError, InvalidInputError, MissingDependencyError, QamaError, UnknownNameError
+from ..errors import BackendError, InvalidInputError, MissingDependencyError, QamaError, UnknownNameError
 
 ENTRY_POINT_GROUP = "qama_compile.backends"
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .errors import InvalidInputError
+from ..errors import InvalidInputError
 from .hamiltonian import bit_weights
 from .ir import QuadraticIR
 
@@ -150,6 +150,6 @@ class AttentionProblem:
 
     def summary(self) -> dict[str, Any]:
         """Counts as DESIGN.md asks: variables H*N*q, per-head and penalty couplers, density."""
-        from .inspect import problem_summary
+        from .summary import problem_summary
 
         return problem_summary(self)

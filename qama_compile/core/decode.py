@@ -1,0 +1,260 @@
+"""Decoders: the way back from a compiled (physical) problem to logical samples, as data.
+
+A :class:`DecodeStep` is a frozen dataclass plus one function. ``decode(samples)`` takes
+``[B, S, V_out]`` samples in the vartype of the IR a pass *returned* and gives
+``[B, S, V_in]`` samples in the vartype of the IR the pass *received*; decoding applies the
+steps of a pipeline in reverse order (:func:`decode_samples`). ``select(indices)`` gives the
+same step for a sub-batch, so one problem can be decoded without touching the others.
+
+>>> import numpy as np
+>>> steps = [VartypeChange(source="BINARY", target="SPIN"), AncillaGauge(ancilla=2)]
+>>> decode_samples(steps, np.array([[1, -1, -1]])).tolist()
+[[[0, 1]]]
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ..errors import InvalidInputError
+from .ir import Vartype
+
+__all__ = [
+    "UNEMBED_METHODS",
+    "AncillaGauge",
+    "ChainEmbedding",
+    "DecodeStep",
+    "FixVariables",
+    "UnembedMethod",
+    "VartypeChange",
+    "as_batched_samples",
+    "decode_samples",
+    "decode_samples_with_info",
+]
+
+UnembedMethod = Literal["majority", "discard", "weighted_random"]
+UNEMBED_METHODS = ("majority", "discard", "weighted_random")
+
+
+def as_batched_samples(samples: ArrayLike, batch_size: int | None = None) -> NDArray[Any]:
+    """Samples as a ``[B, S, V]`` array (``[S, V]`` gains a batch axis, broadcast to ``batch_size``).
+
+    >>> as_batched_samples(np.zeros((4, 3)), 2).shape
+    (2, 4, 3)
+    """
+    x = np.asarray(samples)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim == 2:
+        x = x[None]
+        if batch_size is not None:
+            x = np.broadcast_to(x, (batch_size, *x.shape[1:]))
+    if x.ndim != 3:
+        raise InvalidInputError(
+            f"samples must be [S, V] or [B, S, V], got shape {np.shape(samples)}",
+            fix="stack the samples into one array",
+        )
+    return x
+
+
+class DecodeStep(ABC):
+    """One step on the way back from physical to logical samples (pure data + a function).
+
+    Subclasses are frozen dataclasses. ``decode`` maps ``[B, S, V_out]`` to ``[B, S, V_in]``;
+    ``decode_with_info`` also returns facts such as the chain-break fraction.
+    """
+
+    @abstractmethod
+    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
+        """Map samples of the pass's output IR to samples of its input IR."""
+
+    def decode_with_info(self, samples: NDArray[Any]) -> tuple[NDArray[Any], dict[str, Any]]:
+        """``decode`` plus a dict of facts about the decoding (empty by default)."""
+        return self.decode(samples), {}
+
+
+@dataclass(frozen=True)
+class VartypeChange(DecodeStep):
+    """The pass converted the IR from ``source`` to ``target`` vartype; decoding converts back.
+
+    >>> VartypeChange(source="BINARY", target="SPIN").decode(np.array([[[-1, 1]]])).tolist()
+    [[[0, 1]]]
+    """
+
+    source: Vartype
+    target: Vartype
+
+    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
+        x = np.asarray(samples)
+        if self.source == self.target:
+            return x
+        if self.source == "BINARY":  # target SPIN -> back to binary
+            return ((x + 1) // 2).astype(np.int8)
+        return (2 * x - 1).astype(np.int8)
+
+
+@dataclass(frozen=True, eq=False)
+class FixVariables(DecodeStep):
+    """Variables ``indices`` of the input IR were fixed to ``values`` and removed.
+
+    ``values`` is ``[k]`` (same for the batch) or ``[B, k]``, in the input IR's vartype;
+    ``num_variables`` is the input IR's variable count. The kept variables keep their order.
+
+    >>> step = FixVariables(indices=np.array([1]), values=np.array([1]), num_variables=3)
+    >>> step.decode(np.array([[[0, 0], [1, 1]]])).tolist()
+    [[[0, 1, 0], [1, 1, 1]]]
+    """
+
+    indices: NDArray[np.int64]
+    values: NDArray[Any]
+    num_variables: int
+
+    def __post_init__(self) -> None:
+        idx = np.asarray(self.indices, dtype=np.int64).reshape(-1)
+        vals = np.asarray(self.values)
+        if vals.shape[-1] != idx.size:
+            raise InvalidInputError(f"FixVariables: {idx.size} indices but values of shape {vals.shape}")
+        for name, arr in (("indices", idx), ("values", vals)):
+            arr = arr.copy()
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def kept(self) -> NDArray[np.int64]:
+        """Indices of the input variables that remain in the output IR."""
+        mask = np.ones(self.num_variables, dtype=bool)
+        mask[self.indices] = False
+        return np.flatnonzero(mask)
+
+    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
+        x = np.asarray(samples)
+        b, s, _ = x.shape
+        out = np.empty((b, s, self.num_variables), dtype=x.dtype)
+        out[:, :, self.kept] = x
+        vals = self.values if self.values.ndim == 2 else self.values[None, :]
+        out[:, :, self.indices] = np.broadcast_to(vals[:, None, :], (b, s, self.indices.size))
+        return out
+
+
+def decode_samples(
+    decoders: Sequence[DecodeStep], samples: ArrayLike, *, batch_size: int | None = None
+) -> NDArray[Any]:
+    """Apply ``decoders`` in reverse order to physical samples; returns ``[B, S, V]``."""
+    return decode_samples_with_info(decoders, samples, batch_size=batch_size)[0]
+
+
+def decode_samples_with_info(
+    decoders: Sequence[DecodeStep], samples: ArrayLike, *, batch_size: int | None = None
+) -> tuple[NDArray[Any], dict[str, Any]]:
+    """Like :func:`decode_samples`, also merging every step's info dict (later steps win)."""
+    x = as_batched_samples(samples, batch_size)
+    info: dict[str, Any] = {}
+    for step in reversed(tuple(decoders)):
+        x, step_info = step.decode_with_info(x)
+        info.update(step_info)
+    return x, info
+
+
+@dataclass(frozen=True, eq=False)
+class ChainEmbedding(DecodeStep):
+    """Physical spin ``p`` (hardware qubit ``qubits[p]``) belongs to the chain of logical ``chain_of[p]``.
+
+    Physical indices are sorted by chain, so each chain is a contiguous segment. ``decode``
+    unembeds ``[B, S, Q]`` spins to ``[B, S, V]`` spins by ``method``:
+
+    * ``"majority"``: the sign of the chain sum; a tie takes the chain's first qubit;
+    * ``"weighted_random"``: ``+1`` with probability = the chain's fraction of ``+1`` (seeded);
+    * ``"discard"``: majority values, but samples with a broken chain are dropped (for a
+      batch, samples broken in any problem are dropped, keeping the batch rectangular).
+
+    ``decode_with_info`` reports ``chain_break_fraction`` (mean fraction of broken chains per
+    problem) and, for discard, ``kept_fraction``.
+
+    >>> step = ChainEmbedding(qubits=np.array([7, 8, 9]), chain_of=np.array([0, 0, 1]), num_logical=2)
+    >>> out, info = step.decode_with_info(np.array([[[1, -1, -1], [1, 1, -1]]]))
+    >>> out.tolist(), info["chain_break_fraction"].tolist()
+    ([[[1, -1], [1, -1]]], [0.25])
+    """
+
+    qubits: NDArray[np.int64]
+    chain_of: NDArray[np.int64]
+    num_logical: int
+    method: UnembedMethod = "majority"
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.method not in UNEMBED_METHODS:
+            raise InvalidInputError(f"unembed method must be one of {UNEMBED_METHODS}, got {self.method!r}")
+        chain_of = np.asarray(self.chain_of, dtype=np.int64)
+        if chain_of.size and np.any(np.diff(chain_of) < 0):
+            raise InvalidInputError("physical indices must be sorted by chain")
+        for name, arr in (("qubits", np.asarray(self.qubits, dtype=np.int64)), ("chain_of", chain_of)):
+            arr = arr.copy()
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def chain_lengths(self) -> NDArray[np.int64]:
+        return np.bincount(self.chain_of, minlength=self.num_logical)
+
+    @property
+    def chain_starts(self) -> NDArray[np.int64]:
+        return np.concatenate([[0], np.cumsum(self.chain_lengths)[:-1]]).astype(np.int64)
+
+    def chains(self) -> dict[int, tuple[int, ...]]:
+        """The embedding as ``{logical index: (hardware qubits...)}`` (dwave.embedding format)."""
+        parts = np.split(self.qubits, np.cumsum(self.chain_lengths)[:-1])
+        return {i: tuple(int(q) for q in part) for i, part in enumerate(parts)}
+
+    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
+        return self.decode_with_info(samples)[0]
+
+    def decode_with_info(self, samples: NDArray[Any]) -> tuple[NDArray[Any], dict[str, Any]]:
+        x = np.asarray(samples)
+        if x.ndim != 3 or x.shape[2] != self.qubits.size:
+            raise InvalidInputError(
+                f"physical samples must be [B, S, {self.qubits.size}] spins, got {x.shape}",
+                fix="pass samples in the physical IR's variable order (CompiledProblem.physical.labels)",
+            )
+        if self.num_logical == 0:
+            return np.zeros((*x.shape[:2], 0), dtype=np.int8), {"chain_break_fraction": np.zeros(x.shape[0])}
+        lengths = self.chain_lengths
+        starts = self.chain_starts
+        total = np.add.reduceat(x.astype(np.int64), starts, axis=2)  # [B, S, V] chain sums
+        broken = np.abs(total) != lengths  # not all equal
+        first = x[:, :, starts]
+        majority = np.where(total > 0, 1, np.where(total < 0, -1, first)).astype(np.int8)
+        cbf = broken.mean(axis=(1, 2)) if broken.size else np.zeros(x.shape[0])
+        info: dict[str, Any] = {"chain_break_fraction": cbf}
+        if self.method == "weighted_random":
+            frac_up = (total / lengths + 1) / 2
+            rng = np.random.default_rng(self.seed)
+            out = np.where(rng.random(frac_up.shape) < frac_up, 1, -1).astype(np.int8)
+        elif self.method == "discard":
+            ok = ~np.any(broken, axis=(0, 2))  # [S]
+            out = majority[:, ok]
+            info["kept_fraction"] = float(ok.mean()) if ok.size else 0.0
+        else:
+            out = majority
+        return out, info
+
+
+@dataclass(frozen=True)
+class AncillaGauge(DecodeStep):
+    """Spin ``ancilla`` (the last one) carries the fields; logical spins are ``s_i * s_ancilla``.
+
+    >>> AncillaGauge(ancilla=2).decode(np.array([[[1, -1, -1]]])).tolist()
+    [[[-1, 1]]]
+    """
+
+    ancilla: int
+
+    def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
+        x = np.asarray(samples)
+        return (x[:, :, : self.ancilla] * x[:, :, self.ancilla : self.ancilla + 1]).astype(np.int8)
