@@ -449,6 +449,24 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
             ),
         }
 
+    def sample_ir(
+        self, ir: QuadraticIR, *, num_reads: int = 100, seed: int | None = None, **options: Any
+    ) -> tuple[NDArray[np.int8], NDArray[np.float64], dict[str, Any]]:
+        """Every problem of ``ir`` in one integration (the ``BatchSampler`` protocol of
+        :mod:`qama_compile.runtime.sampling`); see :func:`sample_ir` for the return value."""
+        if ir.num_variables > self.max_variables:
+            raise ProblemTooLargeError(
+                f"{ir.num_variables} variables exceed this CIM's limit of {self.max_variables} spins",
+                fix="decompose the problem or raise max_variables",
+                size=ir.num_variables,
+                limit=self.max_variables,
+                unit="variables",
+            )
+        options.setdefault("use_torch", self.use_torch)
+        options.setdefault("num_threads", self.num_threads)
+        options.setdefault("machine", self.machine)
+        return sample_ir(ir, num_reads=num_reads, seed=seed, **options)
+
     def sample(
         self,
         bqm: dimod.BinaryQuadraticModel,

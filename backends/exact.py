@@ -1,9 +1,9 @@
-"""Exact ground states by vectorised enumeration (a ``dimod.Sampler``).
+"""Exact ground states by vectorised enumeration: a ``dimod.Sampler`` with a batched path.
 
-The variables are split into a low part (enumerated once, ``2^L`` states) and a high part
-(enumerated in chunks). For every chunk the ``[2^L, chunk]`` energy table is
-``E_low + E_high + X_low @ (U_lh @ X_high^T)``: one BLAS matrix product per chunk. The
-``num_reads`` lowest states are kept with a running partial sort.
+The enumeration itself is :func:`qama_compile.core.exact.lowest_states` (shared with the
+quantization pass's ground-state check and the decomposition solver); this module adapts
+it to dimod (:meth:`ExactSampler.sample`) and to whole IR batches (:meth:`ExactSampler.sample_ir`,
+the optional ``BatchSampler`` protocol of :mod:`qama_compile.runtime.sampling`).
 
 >>> import dimod
 >>> bqm = dimod.BinaryQuadraticModel({"a": 1.0, "b": -1.0}, {("a", "b"): -2.0}, 0.0, "BINARY")
@@ -15,23 +15,32 @@ The variables are split into a low part (enumerated once, ``2^L`` states) and a 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import dimod
 import numpy as np
 from numpy.typing import NDArray
 
-from qama_compile.errors import InvalidInputError, ProblemTooLargeError
+from qama_compile.core.exact import DEFAULT_MAX_VARIABLES, lowest_states
+from qama_compile.core.ir import QuadraticIR
+from qama_compile.errors import InvalidInputError
 
-DEFAULT_MAX_VARIABLES = 30
-_LOW_BITS = 16
-_TABLE_ELEMENTS = 1 << 22  # energies per chunk (32 MiB of float64)
+__all__ = ["DEFAULT_MAX_VARIABLES", "ExactSampler"]
 
 
-def _states(num: int, width: int, start: int = 0, spin: bool = False) -> NDArray[np.float64]:
-    idx = np.arange(start, start + num, dtype=np.int64)
-    bits = ((idx[:, None] >> np.arange(width, dtype=np.int64)) & 1).astype(np.float64)
-    return 2 * bits - 1 if spin else bits
+def _check_reads(num_reads: Any) -> int:
+    if isinstance(num_reads, bool) or not isinstance(num_reads, (int, np.integer)) or num_reads < 1:
+        raise InvalidInputError(f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1")
+    return int(num_reads)
+
+
+def _no_options(options: Mapping[str, Any]) -> None:
+    if options:
+        raise InvalidInputError(
+            f"unknown option(s) for the exact backend: {', '.join(sorted(options))}",
+            fix="the exact backend takes only num_reads",
+        )
 
 
 class ExactSampler(dimod.Sampler):  # type: ignore[misc]
@@ -58,73 +67,33 @@ class ExactSampler(dimod.Sampler):  # type: ignore[misc]
         }
 
     def sample(self, bqm: dimod.BinaryQuadraticModel, *, num_reads: int = 1, **kwargs: Any) -> dimod.SampleSet:
-        if kwargs:
-            raise InvalidInputError(
-                f"unknown option(s) for the exact backend: {', '.join(sorted(kwargs))}",
-                fix="the exact backend takes only num_reads",
-            )
-        if not isinstance(num_reads, (int, np.integer)) or num_reads < 1:
-            raise InvalidInputError(
-                f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1"
-            )
-        v = bqm.num_variables
-        if v > self.max_variables:
-            raise ProblemTooLargeError(
-                f"the exact backend enumerates 2^{v} states for {v} variables; its limit is "
-                f"{self.max_variables} variables",
-                fix="use a heuristic backend (cim, sa), a smaller problem, or --bits/tokens that fit",
-                size=v,
-                limit=self.max_variables,
-                unit="variables",
-            )
+        _no_options(kwargs)
+        reads = _check_reads(num_reads)
         t0 = time.perf_counter()
         order = list(bqm.variables)
-        spin = bqm.vartype is dimod.SPIN
         lin, (r, c, d), offset = bqm.to_numpy_vectors(variable_order=order)[:3]
-        u = np.zeros((v, v))
-        lo_idx, hi_idx = np.minimum(r, c), np.maximum(r, c)
-        np.add.at(u, (lo_idx, hi_idx), d)
-        states, energies = self._lowest(np.asarray(lin, dtype=np.float64), u, float(offset), int(num_reads), spin)
-        samples = ((states[:, None] >> np.arange(v)) & 1).astype(np.int8)
-        if spin:
-            samples = 2 * samples - 1
-        ss = dimod.SampleSet.from_samples(
-            (samples.astype(np.int8), order),
-            vartype=bqm.vartype,
-            energy=energies,
-            info={"backend": "exact", "wall_time_s": time.perf_counter() - t0, "states_scanned": 2**v},
+        ir = QuadraticIR.from_coo(
+            linear=np.asarray(lin, dtype=np.float64)[None],
+            rows=r,
+            cols=c,
+            data=np.asarray(d, dtype=np.float64)[None],
+            offset=[float(offset)],
+            vartype="SPIN" if bqm.vartype is dimod.SPIN else "BINARY",
         )
-        return ss
+        samples, energies = lowest_states(ir, k=reads, max_variables=self.max_variables)
+        return dimod.SampleSet.from_samples(
+            (samples[0], order),
+            vartype=bqm.vartype,
+            energy=energies[0],
+            info={"backend": "exact", "wall_time_s": time.perf_counter() - t0, "states_scanned": 2 ** len(order)},
+        )
 
-    @staticmethod
-    def _lowest(
-        lin: NDArray[np.float64], u: NDArray[np.float64], offset: float, k: int, spin: bool
-    ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
-        v = lin.size
-        if v == 0:
-            return np.zeros(1, dtype=np.int64), np.array([offset])
-        low = min(v, _LOW_BITS)
-        high = v - low
-        x_low = _states(2**low, low, spin=spin)
-        u_ll = u[:low, :low]
-        e_low = offset + x_low @ lin[:low] + np.einsum("si,ij,sj->s", x_low, u_ll, x_low, optimize=True)
-        u_lh = u[:low, low:]
-        u_hh = u[low:, low:]
-        chunk = max(1, _TABLE_ELEMENTS // (2**low))
-        best_idx = np.zeros(0, dtype=np.int64)
-        best_e = np.zeros(0)
-        for start in range(0, 2**high, chunk):  # chunks of high states, each one GEMM
-            num = min(chunk, 2**high - start)
-            x_high = _states(num, high, start=start, spin=spin)
-            e_high = x_high @ lin[low:] + np.einsum("si,ij,sj->s", x_high, u_hh, x_high, optimize=True)
-            table = e_low[:, None] + e_high[None, :] + x_low @ (u_lh @ x_high.T)  # [2^L, num]
-            flat = table.ravel()
-            take = min(k, flat.size)
-            part = np.argpartition(flat, take - 1)[:take] if take < flat.size else np.arange(flat.size)
-            li, hj = np.unravel_index(part, table.shape)
-            idx = li.astype(np.int64) + ((hj.astype(np.int64) + start) << low)
-            best_idx = np.concatenate([best_idx, idx])
-            best_e = np.concatenate([best_e, flat[part]])
-            keep = np.lexsort((best_idx, best_e))[:k]
-            best_idx, best_e = best_idx[keep], best_e[keep]
-        return best_idx, best_e
+    def sample_ir(
+        self, ir: QuadraticIR, *, num_reads: int = 1, seed: int | None = None, **options: Any
+    ) -> tuple[NDArray[np.int8], NDArray[np.float64], dict[str, Any]]:
+        """The ``num_reads`` lowest states of every problem of ``ir`` (``seed`` is unused: exact)."""
+        _no_options(options)
+        t0 = time.perf_counter()
+        samples, energies = lowest_states(ir, k=_check_reads(num_reads), max_variables=self.max_variables)
+        info = {"backend": "exact", "wall_time_s": time.perf_counter() - t0, "states_scanned": 2**ir.num_variables}
+        return samples, energies, info

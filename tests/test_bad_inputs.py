@@ -343,7 +343,7 @@ def test_too_large_for_exact_backend_before_allocating() -> None:
         with pytest.raises(ProblemTooLargeError) as exc:
             solve(big, backend="exact")
         assert str(exc.value).startswith(
-            "the exact backend enumerates 2^64 states for 64 variables; its limit is 30 variables"
+            "exact enumeration scans 2^64 states for 64 variables; the limit is 30 variables"
         )
         assert exc.value.fields == {"size": 64, "limit": 30, "unit": "variables"}
         assert "heuristic backend" in _fix(exc)
@@ -659,7 +659,7 @@ def _cli_cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["solve", "--random", "1,1,2,2", "--backend", "sa", "--seed", str(2**40)], "seed must be an integer in 0.."),
         (["solve", "--random", "1,1,2,2", "--backend", "nope"], "unknown backend 'nope'; known backends: cim, "),
         (["solve", "--random", "1,1,2,2", "--target", "nope"], "unknown target 'nope'; known targets: "),
-        (["solve", "--random", "1,2,8,2", "--bits", "2"], "the exact backend enumerates 2^32 states"),
+        (["solve", "--random", "1,2,8,2", "--bits", "2"], "exact enumeration scans 2^32 states"),
         (["solve", "--random", "0,1,2,2"], "is not four positive integers"),
         (["solve", "--random", "100000,100,100,64"], "needs 1.43e+03 GiB for q, k and v, over the limit of"),
         (["solve", "--random", "1,1,2,2", "--backend", "sa", "--reads", "1000000000000"], "reads of 8 variables need"),

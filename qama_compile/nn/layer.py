@@ -32,9 +32,7 @@ Torch is an optional dependency: importing this module without it raises
 
 from __future__ import annotations
 
-import importlib
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -43,7 +41,7 @@ from numpy.typing import NDArray
 from ..base.optional import optional_import
 from ..core.hamiltonian import EPS
 from ..core.lowering import build_qama_ir
-from ..errors import BackendError, InvalidInputError, UnknownNameError
+from ..errors import InvalidInputError, UnknownNameError
 from .energy import energy_attention, js_coupling, token_energies, token_weights, value_entropy
 
 if TYPE_CHECKING:
@@ -55,20 +53,10 @@ else:
     nn = torch.nn
 
 from ..core.ir import QuadraticIR
+from ..runtime.registry import get_backend
+from ..runtime.sampling import sample_batch
 
 __all__ = ["QAMultiheadAttention", "solve_ir_batch"]
-
-BatchSampler = Callable[..., tuple[Any, Any, dict[str, Any]]]
-
-
-def _cim_batch_sampler() -> BatchSampler | None:
-    """``qama_backends.cim.sample_ir`` if the CIM emulator provides it, else ``None``."""
-    try:
-        module = importlib.import_module("qama_backends.cim")
-    except ImportError:
-        return None
-    fn = getattr(module, "sample_ir", None)
-    return fn if callable(fn) else None
 
 
 def solve_ir_batch(
@@ -82,9 +70,10 @@ def solve_ir_batch(
 ) -> tuple[NDArray[np.int8], NDArray[np.float64], dict[str, Any]]:
     """Best binary assignment per problem of a BINARY ``ir``: ``(x [B, V] int8, energy [B], info)``.
 
-    With ``backend="cim"`` and the emulator's batched ``sample_ir`` present, the whole batch
-    is one call (``info["path"] == "batched"``); otherwise each problem goes through the
-    backend's ``dimod`` ``sample`` (``"per-item"``, problem ``b`` seeded ``seed + b``).
+    Sampling goes through :func:`qama_compile.runtime.sampling.sample_batch`: a backend with
+    a batched ``sample_ir`` (``cim``, ``exact``) solves the batch in one call
+    (``info["path"] == "batched"``); otherwise each problem goes through the backend's
+    ``dimod`` ``sample`` (``"per-item"``, problem ``b`` seeded ``seed + b``).
     Energies are always recomputed from the IR; the lowest-energy read wins.
 
     >>> import numpy as np
@@ -93,48 +82,20 @@ def solve_ir_batch(
     >>> ir = build_qama_ir(J, h, bits=1, alpha=1.0, beta=1.0, penalty=2.0)
     >>> x, e, info = solve_ir_batch(ir, backend="exact", num_reads=1)
     >>> x.tolist(), e.tolist(), info["path"]
-    ([[1, 1], [1, 1]], [-4.0, -4.0], 'per-item')
+    ([[1, 1], [1, 1]], [-4.0, -4.0], 'batched')
     """
-    from ..core.convert import ir_to_bqm
-    from ..runtime.registry import get_backend
-    from ..runtime.solve import checked_samples, sample_kwargs
-
     if ir.vartype != "BINARY":
         ir = ir.to_binary()
-    options = dict(backend_options or {})
     name = backend if isinstance(backend, str) else type(backend).__name__
-    batched = _cim_batch_sampler() if backend == "cim" else None
+    smp = sampler
+    if smp is None:
+        smp = get_backend(backend, **dict(backend_options or {})) if isinstance(backend, str) else backend
     t0 = time.perf_counter()
-    if batched is not None:
-        spins, _reported, binfo = batched(ir, num_reads=int(num_reads), seed=seed, **options)
-        s = np.asarray(spins)
-        if s.ndim != 3 or s.shape[0] != ir.batch_size or s.shape[2] != ir.num_variables:
-            raise BackendError(
-                f"cim sample_ir returned samples of shape {s.shape}, expected [B, R, V] = "
-                f"[{ir.batch_size}, R, {ir.num_variables}]",
-                backend="cim",
-            )
-        xs = ((s + 1) // 2 if s.min() < 0 else s).astype(np.int8)  # spins -> bits
-        energies = ir.energies(xs)  # [B, R], recomputed
-        best = energies.argmin(axis=1)
-        rows = np.arange(ir.batch_size)
-        x, e = xs[rows, best], energies[rows, best]
-        info: dict[str, Any] = {"path": "batched", "backend_info": binfo}
-    else:
-        smp = sampler
-        if smp is None:
-            smp = get_backend(backend, **options) if isinstance(backend, str) else backend
-        xb, eb = [], []
-        for b in range(ir.batch_size):  # the backend has no batched API: one call per problem
-            bqm = ir_to_bqm(ir, b)
-            kwargs = sample_kwargs(smp, num_reads=num_reads, seed=None if seed is None else seed + b)
-            ss = smp.sample(bqm, **kwargs)
-            binary, energies_b = checked_samples(ir, b, bqm, ss, backend=name)
-            k = int(np.argmin(energies_b))
-            xb.append(binary[k])
-            eb.append(energies_b[k])
-        x, e = np.stack(xb).astype(np.int8), np.asarray(eb, dtype=np.float64)
-        info = {"path": "per-item"}
+    out = sample_batch(ir, smp, num_reads=int(num_reads), seed=seed, name=name)
+    x, e = out.best()
+    info: dict[str, Any] = {"path": "batched" if out.route == "batched" else "per-item"}
+    if out.route == "batched":
+        info["backend_info"] = dict(out.info[0])
     info.update(backend=name, num_reads=int(num_reads), seed=seed, wall_time_s=time.perf_counter() - t0)
     return x, e, info
 
@@ -261,9 +222,7 @@ class QAMultiheadAttention(nn.Module):
             beta=self.beta,
             penalty=self.penalty,
         )
-        if self._sampler is None and not (self.backend == "cim" and _cim_batch_sampler() is not None):
-            from ..runtime.registry import get_backend
-
+        if self._sampler is None:
             backend = self.backend
             self._sampler = get_backend(backend, **self.backend_options) if isinstance(backend, str) else backend
         t0 = time.perf_counter()

@@ -41,7 +41,7 @@ def test_empty_and_offset_only() -> None:
 
 def test_refuses_large_problems_before_allocating() -> None:
     bqm = dimod.BinaryQuadraticModel({i: 1.0 for i in range(40)}, {}, 0.0, "SPIN")
-    with pytest.raises(ProblemTooLargeError, match="40 variables; its limit is 30") as info:
+    with pytest.raises(ProblemTooLargeError, match="40 variables; the limit is 30") as info:
         ExactSampler().sample(bqm)
     assert info.value.size == 40 and info.value.limit == 30
 

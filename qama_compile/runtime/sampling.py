@@ -1,0 +1,309 @@
+"""One sampling path: every problem of an IR batch on one sampler, energies recomputed and checked.
+
+:func:`sample_batch` is the only place that calls a sampler: :func:`qama_compile.solve`, the
+decomposition solver, :func:`qama_compile.solve_many` and the PyTorch operator all go
+through it. It takes one of two routes:
+
+* the **batched** route, for any sampler that implements the optional
+  :class:`BatchSampler` protocol (a ``sample_ir`` method): the whole batch in one call;
+* the **dimod** route for every other ``dimod.Sampler``: one ``sample`` call per problem,
+  problem ``b`` seeded ``seed + b``.
+
+Either way the samples come back in the IR's vartype, every energy is recomputed from the
+IR, and a sampler whose reported energies disagree raises
+:class:`~qama_compile.errors.BackendError`.
+
+>>> import numpy as np
+>>> from qama_compile import lower_attention
+>>> from qama_compile.runtime.registry import get_backend
+>>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 2, 3, 4)), bits=1)
+>>> out = sample_batch(problem.ir, get_backend("sa"), num_reads=4, seed=0)
+>>> out.route, len(out.samples), out.samples[0].shape
+('dimod', 2, (4, 6))
+>>> best_x, best_e = out.best()
+>>> bool(np.allclose(best_e, problem.ir.energies(best_x[:, None])[:, 0]))
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import dimod
+import numpy as np
+from numpy.typing import NDArray
+
+from ..core.convert import ir_to_bqm
+from ..core.ir import QuadraticIR
+from ..errors import BackendError, InvalidInputError
+
+__all__ = [
+    "SEED_MAX",
+    "BatchSampler",
+    "BatchSamples",
+    "check_energies",
+    "check_num_reads",
+    "check_seed",
+    "sample_batch",
+    "sample_kwargs",
+]
+
+#: Largest seed every seeded backend accepts (dwave-samplers' SA checks ``0 <= seed < 2**31``).
+SEED_MAX = 2**31 - 1
+
+Route = Literal["batched", "dimod"]
+
+
+@runtime_checkable
+class BatchSampler(Protocol):
+    """Optional protocol: a sampler that solves a whole IR batch in one call.
+
+    Any object with this method (ours or a third party's; no registration or base class)
+    gets the batched route of :func:`sample_batch`. The contract:
+
+    * ``samples`` is ``[B, R, V]`` in ``ir.vartype`` (0/1 for BINARY, -1/+1 for SPIN), in
+      the IR's variable order, ``R >= 1`` reads per problem;
+    * ``energies`` is ``[B, R]``, the energies of those samples including ``ir.offset``
+      (they are recomputed and compared; a mismatch is a :class:`BackendError`);
+    * ``info`` is a mapping of facts about the run (kept as ``BatchSamples.info``);
+    * the same ``seed`` gives the same samples.
+    """
+
+    def sample_ir(
+        self, ir: QuadraticIR, *, num_reads: int, seed: int | None, **options: Any
+    ) -> tuple[NDArray[Any], NDArray[Any], Mapping[str, Any]]:
+        """Sample every problem of ``ir``; see the class docstring for the contract."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class BatchSamples:
+    """Every read of every problem of a batch, checked.
+
+    Attributes:
+        samples: per problem, ``[S_b, V]`` int8 samples in the IR's vartype.
+        energies: per problem, ``[S_b]`` energies recomputed from the IR.
+        counts: per problem, ``[S_b]`` occurrences of each sample (1 unless the sampler
+            aggregates).
+        wall_time_s: per problem, the sampler's wall time (a batched call's time is split
+            evenly).
+        route: ``"batched"`` or ``"dimod"``.
+        backend: the backend's name.
+        info: the sampler's own facts: one mapping for a batched call, one per problem on
+            the dimod route (each ``SampleSet.info``).
+        samplesets: the ``dimod.SampleSet`` per problem on the dimod route, else empty.
+    """
+
+    samples: tuple[NDArray[np.int8], ...]
+    energies: tuple[NDArray[np.float64], ...]
+    counts: tuple[NDArray[np.int64], ...]
+    wall_time_s: tuple[float, ...]
+    route: Route
+    backend: str
+    info: tuple[Mapping[str, Any], ...] = ()
+    samplesets: tuple[dimod.SampleSet, ...] = field(default=(), repr=False)
+
+    @property
+    def batch_size(self) -> int:
+        return len(self.samples)
+
+    def best(self) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
+        """The lowest-energy sample of each problem ``[B, V]`` and its energy ``[B]``."""
+        picks = [int(np.argmin(e)) for e in self.energies]
+        x = np.stack([s[k] for s, k in zip(self.samples, picks, strict=True)]).astype(np.int8)
+        e = np.array([en[k] for en, k in zip(self.energies, picks, strict=True)], dtype=np.float64)
+        return x, e
+
+
+# --------------------------------------------------------------------------- argument checks
+def check_num_reads(num_reads: Any) -> int | None:
+    """``num_reads`` as an int (``None`` stays ``None``: the backend's default)."""
+    if num_reads is None:
+        return None
+    if not isinstance(num_reads, (int, np.integer)) or isinstance(num_reads, bool) or num_reads < 1:
+        raise InvalidInputError(f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1")
+    return int(num_reads)
+
+
+def check_seed(seed: Any, *, batch_size: int = 1) -> int | None:
+    """A seed valid for every problem of the batch (problem ``b`` may get ``seed + b``)."""
+    top = SEED_MAX - max(batch_size - 1, 0)
+    if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed <= top):
+        raise InvalidInputError(
+            f"seed must be an integer in 0..{top} (problem b gets seed + b), got {seed!r}",
+            fix="pass a non-negative integer seed below 2**31",
+            seed=seed,
+        )
+    return None if seed is None else int(seed)
+
+
+def sample_kwargs(sampler: Any, *, num_reads: int | None, seed: int | None) -> dict[str, Any]:
+    """The ``num_reads`` / ``seed`` keywords ``sampler.sample`` accepts (others are dropped)."""
+    accepted = set(getattr(sampler, "parameters", {}) or {})
+    with contextlib.suppress(TypeError, ValueError):  # builtins have no signature
+        accepted |= set(inspect.signature(sampler.sample).parameters)
+    out: dict[str, Any] = {}
+    if num_reads is not None and "num_reads" in accepted:
+        out["num_reads"] = int(num_reads)
+    if seed is not None and "seed" in accepted:
+        out["seed"] = int(seed)
+    return out
+
+
+def check_energies(
+    recomputed: NDArray[np.float64], reported: NDArray[Any] | None, *, backend: str
+) -> NDArray[np.float64]:
+    """``recomputed``, after checking the backend's ``reported`` energies agree with it."""
+    if reported is None:
+        return recomputed
+    rep = np.asarray(reported, dtype=np.float64)
+    if rep.shape != recomputed.shape:
+        raise BackendError(
+            f"backend {backend!r} reported {rep.shape} energies for {recomputed.shape} samples",
+            fix="report this backend bug; its samples cannot be trusted",
+            backend=backend,
+        )
+    scale = 1.0 + (np.abs(recomputed).max() if recomputed.size else 0.0)
+    bad = ~np.isclose(rep, recomputed, rtol=0.0, atol=1e-6 * scale)
+    if bad.any():
+        worst = np.unravel_index(int(np.argmax(np.abs(rep - recomputed))), rep.shape)
+        raise BackendError(
+            f"backend {backend!r} reported energy {float(rep[worst])!r} for a sample whose energy is "
+            f"{float(recomputed[worst])!r}",
+            fix="report this backend bug; its samples cannot be trusted",
+            backend=backend,
+        )
+    return recomputed
+
+
+def _check_values(x: NDArray[Any], vartype: str, backend: str) -> NDArray[np.int8]:
+    lo = -1 if vartype == "SPIN" else 0
+    if x.size and not np.all((x == lo) | (x == 1)):
+        raise BackendError(
+            f"backend {backend!r} returned values other than {lo}/1 for a {vartype} problem",
+            fix="return samples in the IR's vartype (BatchSampler contract)",
+            backend=backend,
+        )
+    return x.astype(np.int8)
+
+
+# --------------------------------------------------------------------------- the two routes
+def _batched(
+    ir: QuadraticIR, sampler: BatchSampler, *, num_reads: int | None, seed: int | None, name: str, options: Any
+) -> BatchSamples:
+    t0 = time.perf_counter()
+    reads = 1 if num_reads is None else num_reads
+    raw, reported, info = sampler.sample_ir(ir, num_reads=reads, seed=seed, **options)
+    wall = time.perf_counter() - t0
+    x = np.asarray(raw)
+    b, v = ir.batch_size, ir.num_variables
+    if x.ndim != 3 or x.shape[0] != b or x.shape[2] != v or x.shape[1] < 1:
+        raise BackendError(
+            f"backend {name!r} sample_ir returned samples of shape {x.shape}, expected [B, R, V] = [{b}, R, {v}]",
+            fix="return [B, R, V] samples (BatchSampler contract)",
+            backend=name,
+        )
+    x8 = _check_values(x, ir.vartype, name)
+    energies = check_energies(ir.energies(x8), reported, backend=name)
+    ones = np.ones(x8.shape[1], dtype=np.int64)
+    return BatchSamples(
+        samples=tuple(x8),
+        energies=tuple(energies),
+        counts=tuple(ones for _ in range(b)),
+        wall_time_s=tuple(wall / max(b, 1) for _ in range(b)),
+        route="batched",
+        backend=name,
+        info=(dict(info or {}),),
+    )
+
+
+def _per_problem(
+    ir: QuadraticIR,
+    sampler: Any,
+    *,
+    num_reads: int | None,
+    seed: int | None,
+    name: str,
+    options: Mapping[str, Any],
+) -> BatchSamples:
+    samples, energies, counts, times, infos, sets = [], [], [], [], [], []
+    labels = ir.label_tuples()
+    for b in range(ir.batch_size):  # dimod samplers take one BQM per call
+        bqm = ir_to_bqm(ir, b, vartype=ir.vartype)
+        kwargs = sample_kwargs(sampler, num_reads=num_reads, seed=None if seed is None else seed + b)
+        t0 = time.perf_counter()
+        ss = sampler.sample(bqm, **kwargs, **options)
+        ss.resolve()
+        times.append(time.perf_counter() - t0)
+        if len(ss) == 0:
+            raise BackendError(f"backend {name!r} returned no samples", backend=name)
+        col = {var: i for i, var in enumerate(ss.variables)}
+        try:
+            raw = np.asarray(ss.record.sample)[:, [col[var] for var in labels]]
+        except KeyError as exc:
+            raise BackendError(f"backend {name!r} returned samples missing variable {exc}", backend=name) from exc
+        if ss.vartype is not bqm.vartype:  # a sampler may answer in the other vartype
+            raw = (raw + 1) // 2 if ss.vartype is dimod.SPIN else 2 * raw - 1
+        x8 = _check_values(raw, ir.vartype, name)
+        recomputed = ir.select([b]).energies(x8)[0]
+        energies.append(check_energies(recomputed, np.asarray(ss.record.energy), backend=name))
+        samples.append(x8)
+        counts.append(np.asarray(ss.record.num_occurrences, dtype=np.int64))
+        infos.append(dict(ss.info))
+        sets.append(ss)
+    return BatchSamples(
+        samples=tuple(samples),
+        energies=tuple(energies),
+        counts=tuple(counts),
+        wall_time_s=tuple(times),
+        route="dimod",
+        backend=name,
+        info=tuple(infos),
+        samplesets=tuple(sets),
+    )
+
+
+def sample_batch(
+    ir: QuadraticIR,
+    sampler: dimod.Sampler | BatchSampler,
+    *,
+    num_reads: int | None = None,
+    seed: int | None = None,
+    name: str | None = None,
+    batched: bool | None = None,
+    **sample_options: Any,
+) -> BatchSamples:
+    """Sample every problem of ``ir`` on ``sampler`` (see the module docstring).
+
+    Args:
+        ir: the batch, in either vartype; samples come back in that vartype.
+        sampler: a ``dimod.Sampler``, or any object with ``sample_ir`` (:class:`BatchSampler`).
+        num_reads: reads per problem (``None``: the sampler's default, 1 on the batched route).
+        seed: same seed, same samples; on the dimod route problem ``b`` gets ``seed + b``.
+        name: the backend name for messages (default: the sampler's class name).
+        batched: ``None`` (default) takes the batched route when the sampler offers it;
+            ``False`` forces the dimod route; ``True`` requires the batched route.
+        **sample_options: passed to ``sample_ir`` or ``sample``.
+    """
+    if not isinstance(ir, QuadraticIR):
+        raise InvalidInputError(f"sample_batch takes a QuadraticIR, got {type(ir).__name__}", fix="pass problem.ir")
+    reads = check_num_reads(num_reads)
+    seed = check_seed(seed, batch_size=ir.batch_size)
+    label = name or type(sampler).__name__
+    if isinstance(sampler, BatchSampler) and batched is not False:
+        return _batched(ir, sampler, num_reads=reads, seed=seed, name=label, options=sample_options)
+    if batched is True:
+        raise InvalidInputError(
+            f"backend {label!r} has no batched sample_ir method", fix="pass batched=None to use its dimod sample()"
+        )
+    if not callable(getattr(sampler, "sample", None)):
+        raise InvalidInputError(
+            f"sampler must be a dimod.Sampler or a BatchSampler, got {type(sampler).__name__}",
+            fix="pass e.g. qama_compile.get_backend('sa')",
+        )
+    return _per_problem(ir, sampler, num_reads=reads, seed=seed, name=label, options=sample_options)
