@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from . import _compat
-from .compiler.driver import CompiledProblem, compile
+from .compiler import CompiledProblem, CompileOptions, compile, plan_decomposition
 from .core.ir import QuadraticIR
 from .core.lowering import lower_attention
 from .core.problem import AttentionProblem
@@ -27,8 +27,9 @@ from .errors import (
 )
 from .runtime.many import ManyResult, solve_many
 from .runtime.registry import available_backends, get_backend
-from .runtime.solve import SolveResult, solve
-from .targets.target import Target, available_targets, get_target
+from .runtime.sampling import BatchSampler, sample_batch
+from .runtime.solve import SolveInfo, SolveResult, solve
+from .targets import Target, available_targets, get_target
 
 __version__ = "0.1.0"
 
@@ -37,7 +38,9 @@ _compat.install()
 __all__ = [
     "AttentionProblem",
     "BackendError",
+    "BatchSampler",
     "CompilationError",
+    "CompileOptions",
     "CompiledProblem",
     "FileFormatError",
     "InvalidInputError",
@@ -46,6 +49,7 @@ __all__ = [
     "ProblemTooLargeError",
     "QamaError",
     "QuadraticIR",
+    "SolveInfo",
     "SolveResult",
     "Target",
     "UnknownNameError",
@@ -56,6 +60,8 @@ __all__ = [
     "get_backend",
     "get_target",
     "lower_attention",
+    "plan_decomposition",
+    "sample_batch",
     "solve",
     "solve_many",
 ]

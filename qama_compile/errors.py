@@ -20,9 +20,12 @@ class QamaError(Exception):
     """Root of every error raised by qama-compile on purpose.
 
     Keyword arguments become attributes; ``fix`` (if given) is appended to the message.
+    ``message`` and ``fix`` are also kept apart, for tables that show them in their own
+    columns.
     """
 
     def __init__(self, message: str, *, fix: str | None = None, **fields: Any) -> None:
+        self.message = message
         self.fix = fix
         self.fields = dict(fields)
         for key, value in fields.items():

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..compiler import compile as compile_problem
 from ..errors import InvalidInputError
+from ..formats.physical import export_compiled
 from .common import add_input_arguments, io_error, load_input
 
 EXAMPLES = """\
@@ -79,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         if args.target is not None:
             options = {} if args.seed is None else {"seed": args.seed}
             compiled = compile_problem(problem, target=args.target, **options)
-            written: Any = compiled.export(args.output, format=args.format)
+            written: Any = export_compiled(compiled, args.output, format=args.format)
             paths = written if isinstance(written, list) else [Path(written if written is not None else args.output)]
         else:
             result = save(problem, args.output, format=fmt)

@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
                         "energies": result.energies,
                         "selected": selected,
                         "weights": result.weights,
-                        "info": result.info,
+                        "info": result.info.as_dict(),
                     }
                 ),
                 indent=2,
@@ -169,11 +169,11 @@ def run(args: argparse.Namespace) -> int:
         )
         print(format_table(rows))
         info = result.info
-        if "target" in info:
-            cbf = np.asarray(info.get("chain_break_fraction") or [], dtype=np.float64)
+        if info.target is not None:
+            cbf = np.asarray(info.chain_break_fraction, dtype=np.float64)
             breaks = f", chain-break fraction max {cbf.max():.3g}" if cbf.size else ""
             print(
-                f"target {info['target']}: {info.get('physical_qubits')} physical qubits{breaks}; "
+                f"target {info.target}: {info.physical_qubits} physical qubits{breaks}; "
                 f"energies are of the logical problem"
             )
     try:
@@ -197,8 +197,8 @@ def run(args: argparse.Namespace) -> int:
                 "format": SAMPLESETS_FORMAT,
                 "version": VERSION,
                 "backend": str(args.backend),
-                "target": result.info.get("target"),
-                "physical": "target" in result.info,
+                "target": result.info.target,
+                "physical": result.info.target is not None,
                 "samplesets": [ss.to_serializable() for ss in result.samplesets],
             }
             atomic_write_text(args.sampleset, json.dumps(to_jsonable(doc)))

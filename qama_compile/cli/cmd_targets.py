@@ -48,7 +48,7 @@ def _range(r: list[float | None] | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..targets.target import available_targets, get_target
+    from ..targets import available_targets, get_target
 
     targets = [get_target(name) for name in available_targets()]
     facts = []

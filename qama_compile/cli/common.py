@@ -181,9 +181,9 @@ def _tensors(args: argparse.Namespace) -> tuple[Any, Any, Any] | AttentionProble
             raise InvalidInputError(
                 f"--random {args.random!r} is not four positive integers B,H,N,d", fix="pass e.g. --random 1,2,4,8"
             )
-        from ..core.lowering import _physical_memory
+        from ..core.lowering import physical_memory
 
-        need, limit = 3 * 8 * math.prod(shape), _physical_memory() // 2
+        need, limit = 3 * 8 * math.prod(shape), physical_memory() // 2
         if need > limit:  # refuse before allocating the random tensors
             raise ProblemTooLargeError(
                 f"--random {args.random} needs {need / 2**30:.3g} GiB for q, k and v, over the limit of "

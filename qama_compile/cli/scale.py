@@ -74,7 +74,7 @@ def client_from_args(args: argparse.Namespace) -> Client | None:
     scheduler = getattr(args, "scheduler", None)
     if workers is None and scheduler is None:
         return None
-    from ..runtime.many import make_client
+    from ..runtime.executor import make_client
 
     return make_client(workers=workers, scheduler=scheduler)
 

@@ -1,5 +1,9 @@
 """``compile``: a logical problem -> the physical problem on a target, with its decoder.
 
+* :mod:`~qama_compile.compiler.driver` - :func:`compile`, :func:`plan_decomposition`,
+  :func:`default_pipeline`;
+* :mod:`~qama_compile.compiler.compiled` - :class:`CompiledProblem`.
+
 >>> from qama_compile.compiler import compile, CompiledProblem
 >>> compile.__module__
 'qama_compile.compiler.driver'
@@ -7,6 +11,8 @@
 
 from __future__ import annotations
 
-from .driver import CompiledProblem, compile, default_pipeline
+from ..passes.options import CompileOptions
+from .compiled import CompiledProblem
+from .driver import compile, default_pipeline, plan_decomposition
 
-__all__ = ["CompiledProblem", "compile", "default_pipeline"]
+__all__ = ["CompileOptions", "CompiledProblem", "compile", "default_pipeline", "plan_decomposition"]

@@ -36,6 +36,7 @@ __all__ = [
     "as_batched_samples",
     "decode_samples",
     "decode_samples_with_info",
+    "select_steps",
 ]
 
 UnembedMethod = Literal["majority", "discard", "weighted_random"]
@@ -77,6 +78,10 @@ class DecodeStep(ABC):
     def decode_with_info(self, samples: NDArray[Any]) -> tuple[NDArray[Any], dict[str, Any]]:
         """``decode`` plus a dict of facts about the decoding (empty by default)."""
         return self.decode(samples), {}
+
+    def select(self, indices: NDArray[np.int64]) -> DecodeStep:
+        """The same step for the sub-batch ``indices`` (steps without per-problem data return themselves)."""
+        return self
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,11 @@ class FixVariables(DecodeStep):
         mask[self.indices] = False
         return np.flatnonzero(mask)
 
+    def select(self, indices: NDArray[np.int64]) -> FixVariables:
+        if self.values.ndim == 1:
+            return self
+        return FixVariables(indices=self.indices, values=self.values[indices], num_variables=self.num_variables)
+
     def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
         x = np.asarray(samples)
         b, s, _ = x.shape
@@ -140,6 +150,17 @@ class FixVariables(DecodeStep):
         vals = self.values if self.values.ndim == 2 else self.values[None, :]
         out[:, :, self.indices] = np.broadcast_to(vals[:, None, :], (b, s, self.indices.size))
         return out
+
+
+def select_steps(decoders: Sequence[DecodeStep], indices: ArrayLike) -> tuple[DecodeStep, ...]:
+    """The decoders for the sub-batch ``indices`` (so one problem decodes without the others).
+
+    >>> step = FixVariables(indices=np.array([0]), values=np.array([[1], [0]]), num_variables=2)
+    >>> decode_samples(select_steps([step], [1]), np.array([[1]])).tolist()
+    [[[0, 1]]]
+    """
+    idx = np.atleast_1d(np.asarray(indices, dtype=np.int64))
+    return tuple(step.select(idx) for step in decoders)
 
 
 def decode_samples(

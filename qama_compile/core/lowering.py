@@ -22,7 +22,8 @@ from .ir import QuadraticIR
 from .problem import AttentionProblem
 
 
-def _physical_memory() -> int:
+def physical_memory() -> int:
+    """Bytes of physical memory (8 GiB where the OS does not say)."""
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
@@ -153,7 +154,7 @@ def lower_attention(
                 axis=axis,
             )
     need = estimate_lowering_bytes(b, h, n_tok, max(d, va.shape[3]), bits)
-    limit = max_bytes if max_bytes is not None else _physical_memory() // 2
+    limit = max_bytes if max_bytes is not None else physical_memory() // 2
     if need > limit:
         raise ProblemTooLargeError(
             f"lowering B={b}, H={h}, N={n_tok}, bits={bits} needs about {need / 2**30:.2f} GiB, "

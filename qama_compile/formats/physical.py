@@ -29,17 +29,16 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..base.atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from ..compiler.compiled import CompiledProblem
 from ..core.ir import QuadraticIR
 from ..errors import InvalidInputError, UnknownNameError
-from ..passes.base import Pass, PassContext
-
-if TYPE_CHECKING:
-    from ..targets.target import Target
+from ..passes.base import Pass, PassContext, TargetLike
+from ..passes.reports import EmbeddingReport, QuantizationReport
 
 FORMATS = ("bqm-json", "ising-npz", "ising-txt", "qasm3", "lp", "pauli-json")
 _SUFFIX = {
@@ -63,7 +62,7 @@ _FORMAT_ALIASES = {
 CONVENTION = "E = offset + sum_i h_i s_i + sum_{i<j} J_ij s_i s_j (dimod); cim-optimizer minimises the negation"
 
 
-def pick_format(path: str | Path, target: Target | None, fmt: str | None = None) -> str:
+def pick_format(path: str | Path, target: TargetLike | None, fmt: str | None = None) -> str:
     """The export format: explicit, else by suffix, else by target kind."""
     if fmt is None:
         suffix = Path(path).suffix.lower()
@@ -84,7 +83,7 @@ def pick_format(path: str | Path, target: Target | None, fmt: str | None = None)
     return fmt
 
 
-def _header(ir: QuadraticIR, target: Target | None, extra: dict[str, Any] | None) -> dict[str, Any]:
+def _header(ir: QuadraticIR, target: TargetLike | None, extra: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "format_version": 1,
         "target": None if target is None else target.name,
@@ -106,7 +105,7 @@ def export_ir(
     ir: QuadraticIR,
     path: str | Path,
     *,
-    target: Target | None = None,
+    target: TargetLike | None = None,
     format: str | None = None,
     reps: int = 1,
     extra: dict[str, Any] | None = None,
@@ -196,6 +195,35 @@ def export_ir(
     return out
 
 
+def _compiled_extra(compiled: CompiledProblem) -> dict[str, Any]:
+    """What a reader needs to decode the physical problem: quantization steps and the embedding."""
+    extra: dict[str, Any] = {}
+    quant = compiled.report(QuantizationReport)
+    if quant is not None:
+        extra["quantization"] = {
+            "bits": quant.bits,
+            "h_step": quant.h_step,
+            "j_step": quant.j_step,
+            "scale": list(quant.scale),
+        }
+    emb = compiled.report(EmbeddingReport)
+    if emb is not None:
+        extra["embedding"] = {
+            "mapping": emb.mapping,
+            "qubits": emb.qubits,
+            "max_chain_length": emb.max_chain_length,
+            "chain_strength": list(emb.chain_strength),
+        }
+    return extra
+
+
+def export_compiled(compiled: CompiledProblem, path: str | Path, *, format: str | None = None, reps: int = 1) -> Path:
+    """Write a compiled problem's physical IR in its target's format (see :func:`export_ir`)."""
+    return export_ir(
+        compiled.physical, path, target=compiled.target, format=format, reps=reps, extra=_compiled_extra(compiled)
+    )
+
+
 @dataclass(frozen=True)
 class ExportPass(Pass):
     """Write the IR it receives to ``path`` (format by suffix / target); returns the IR unchanged."""
@@ -206,8 +234,9 @@ class ExportPass(Pass):
     reps: int = 1
 
     def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
-        q = context.properties.get("quantization") or {}
-        extra = {"quantization": {k: q.get(k) for k in ("bits", "h_step", "j_step", "scale")}} if q else None
-        path = export_ir(ir, self.path, target=context.target, format=self.format, reps=self.reps, extra=extra)
-        context.report(details={"path": str(path), "format": pick_format(path, context.target, self.format)})
+        quant = context.get(QuantizationReport)
+        extra = None
+        if quant is not None:
+            extra = {"quantization": {"bits": quant.bits, "h_step": quant.h_step, "j_step": quant.j_step}}
+        export_ir(ir, self.path, target=context.target, format=self.format, reps=self.reps, extra=extra)
         return ir

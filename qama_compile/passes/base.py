@@ -1,20 +1,20 @@
-"""The pass interface: :class:`Pass`, :class:`PassContext`, :class:`PassRecord`, :class:`PassManager`,
-and :class:`DecodeStep` (data describing the way back from a lossy pass).
+"""The pass interface: :class:`Pass`, :class:`PassContext`, :class:`PassRecord`, :class:`PassManager`.
 
 A pass is a small object with one :meth:`Pass.run` method: it receives a
 :class:`~qama_compile.ir.QuadraticIR` and the shared :class:`PassContext`, and returns a
-*new* IR (IR arrays are read-only, so passes cannot mutate their input). A pass that loses
-information or changes variables appends a :class:`DecodeStep` to ``context.decoders``;
-decoding applies those steps in reverse order.
+*new* IR (IR arrays are read-only, so passes cannot mutate their input). What a pass learns
+it adds as a typed, frozen report (:mod:`qama_compile.passes.reports`) with
+``context.add(report)``; later passes read it with ``context.get(ReportType)``. A pass that
+changes the variables or their vartype appends a
+:class:`~qama_compile.core.decode.DecodeStep` to ``context.decoders`` (the way back, as
+data).
 
-Contract of a :class:`DecodeStep`: ``decode(samples)`` takes ``[B, S, V_out]`` samples in the
-vartype of the IR the pass *returned* and gives ``[B, S, V_in]`` samples in the vartype of
-the IR the pass *received*. A pass that changes vartype appends :class:`VartypeChange`.
-
-A pass reports what it lost with ``context.report(lost={...}, details={...})``; the
-manager turns that into the pass's :class:`PassRecord`.
+The :class:`PassManager` enforces the contract: every pass returns a ``QuadraticIR`` of
+the same batch size, leaves its input untouched, and appends a decoder whenever it changes
+the variables or the vartype. It times each pass and keeps one :class:`PassRecord` each.
 
 >>> import numpy as np
+>>> from qama_compile.core.decode import VartypeChange, decode_samples
 >>> from qama_compile.ir import QuadraticIR
 >>> class ToSpin(Pass):
 ...     name = "to-spin"
@@ -35,44 +35,82 @@ from __future__ import annotations
 import copy
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from ..core.decode import (
-    DecodeStep,
-    FixVariables,
-    VartypeChange,
-    as_batched_samples,
-    decode_samples,
-)
+from ..core.decode import DecodeStep
 from ..core.ir import QuadraticIR
 from ..errors import CompilationError, InvalidInputError
+from .options import CompileOptions
+from .reports import Fit, PassReport
 
 if TYPE_CHECKING:
-    from ..targets.target import Target
+    import networkx as nx
+    import numpy as np
+    from numpy.typing import NDArray
 
-__all__ = [
-    "DecodeStep",
-    "FixVariables",
-    "Pass",
-    "PassContext",
-    "PassManager",
-    "PassRecord",
-    "VartypeChange",
-    "as_batched_samples",
-    "decode_samples",
-]
+__all__ = ["Pass", "PassContext", "PassManager", "PassRecord", "TargetLike"]
+
+R = TypeVar("R", bound=PassReport)
+
+
+class TargetLike(Protocol):
+    """What passes need from a hardware target (``qama_compile.targets.Target`` provides it).
+
+    Passes depend on this protocol, not on the targets package, so the layers stay ordered:
+    targets own the graph, capacity, ancilla and precision rules; passes only ask.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def num_qubits(self) -> int: ...
+
+    @property
+    def h_range(self) -> tuple[float, float]: ...
+
+    @property
+    def j_range(self) -> tuple[float, float]: ...
+
+    @property
+    def extended_j_range(self) -> tuple[float, float] | None: ...
+
+    @property
+    def coupling_bits(self) -> int | None: ...
+
+    @property
+    def native_fields(self) -> bool: ...
+
+    @property
+    def graph_id(self) -> str: ...
+
+    def graph(self) -> nx.Graph | None: ...
+
+    def edge_array(self) -> NDArray[np.int64]: ...
+
+    def largest_clique(self) -> int | None: ...
+
+    def clique_embedding(self, size: int) -> tuple[tuple[int, ...], ...]: ...
+
+    def j_bounds(self, *, extended: bool = False) -> tuple[float, float]: ...
+
+    def needs_ancilla(self, ir: QuadraticIR) -> bool: ...
+
+    def fit(self, ir: QuadraticIR) -> Fit: ...
 
 
 # --------------------------------------------------------------------------- records and context
 @dataclass(frozen=True)
 class PassRecord:
-    """What one pass did: time, counts after the pass, and what it lost.
+    """What one pass did: its time, the counts of the IR it returned, and its report.
 
-    ``lost`` holds losses (e.g. ``max_coefficient_error``, ``pruned_couplers``,
-    ``energy_error_bound``); ``details`` holds other facts (e.g. the analysis).
+    ``couplers`` is structural (pairs that may be non-zero); ``qubits`` is set once the IR
+    is physical.
     """
 
     name: str
@@ -80,18 +118,17 @@ class PassRecord:
     variables: int
     couplers: int
     qubits: int | None = None
-    lost: Mapping[str, Any] = field(default_factory=dict)
-    details: Mapping[str, Any] = field(default_factory=dict)
+    report: PassReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready view (the report as a dict)."""
         return {
             "name": self.name,
             "wall_time_s": self.wall_time_s,
             "variables": self.variables,
             "couplers": self.couplers,
             "qubits": self.qubits,
-            "lost": dict(self.lost),
-            "details": dict(self.details),
+            "report": None if self.report is None else {"type": type(self.report).__name__, **self.report.as_dict()},
         }
 
 
@@ -99,57 +136,53 @@ class PassRecord:
 class PassContext:
     """State shared along one pipeline run.
 
-    * ``target``: the :class:`~qama_compile.targets.Target` (or ``None``);
-    * ``options``: read-only compile options (``seed``, ``chain_strength``, ...);
-    * ``properties``: analysis facts shared between passes (e.g. ``"fits"``, ``"embedding"``);
+    * ``target``: the target (see :class:`TargetLike`), or ``None``;
+    * ``options``: the :class:`~qama_compile.passes.options.CompileOptions`;
+    * ``reports``: typed reports by type (``add`` / ``get``);
     * ``decoders``: the way back, in pipeline order;
     * ``records``: one :class:`PassRecord` per pass run.
     """
 
-    target: Target | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-    properties: dict[str, Any] = field(default_factory=dict)
+    target: TargetLike | None = None
+    options: CompileOptions = field(default_factory=CompileOptions)
+    reports: dict[type[PassReport], PassReport] = field(default_factory=dict)
     decoders: list[DecodeStep] = field(default_factory=list)
     records: list[PassRecord] = field(default_factory=list)
-    _pending: dict[str, Any] = field(default_factory=dict, repr=False)
+    _current: PassReport | None = field(default=None, repr=False)
 
-    def option(self, key: str, default: Any = None) -> Any:
-        """``options[key]`` if given and not ``None``, else ``default``."""
-        value = self.options.get(key)
-        return default if value is None else value
+    def add(self, report: PassReport) -> None:
+        """Keep ``report`` (replacing one of the same type) and attach it to the running pass's record."""
+        if not isinstance(report, PassReport):
+            raise InvalidInputError(
+                f"context.add takes a PassReport, got {type(report).__name__}",
+                fix="return facts as a frozen dataclass deriving from PassReport",
+            )
+        self.reports[type(report)] = report
+        self._current = report
 
-    def report(
-        self,
-        *,
-        lost: Mapping[str, Any] | None = None,
-        details: Mapping[str, Any] | None = None,
-        qubits: int | None = None,
-    ) -> None:
-        """Add facts to the record of the pass now running (called by passes)."""
-        if lost:
-            self._pending.setdefault("lost", {}).update(lost)
-        if details:
-            self._pending.setdefault("details", {}).update(details)
-        if qubits is not None:
-            self._pending["qubits"] = int(qubits)
+    def get(self, kind: type[R]) -> R | None:
+        """The report of type ``kind``, or ``None`` if no pass produced one."""
+        found = self.reports.get(kind)
+        return found if isinstance(found, kind) else None
 
-    def _take_pending(self) -> dict[str, Any]:
-        pending, self._pending = self._pending, {}
-        return pending
+    def _take_current(self) -> PassReport | None:
+        current, self._current = self._current, None
+        return current
 
 
 # --------------------------------------------------------------------------- passes
 class Pass(ABC):
     """A compiler pass: ``run(ir, context) -> new IR``. Implementations never mutate ``ir``.
 
-    Set the class attribute ``name``; make options dataclass fields (frozen, keyword-only).
+    Set the class attribute ``name``; make options dataclass fields (frozen, keyword-only;
+    ``None`` means "take it from ``context.options``").
     """
 
     name: ClassVar[str] = "pass"
 
     @abstractmethod
     def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
-        """Transform ``ir``; append decoders, properties and a report to ``context``."""
+        """Transform ``ir``; append decoders and add a report to ``context``."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -157,20 +190,13 @@ class Pass(ABC):
 
 def _snapshot(ir: QuadraticIR) -> tuple[Any, ...]:
     return (
-        copy.deepcopy(ir.meta),
+        copy.deepcopy(dict(ir.meta)),
         tuple(id(getattr(ir, a)) for a in ("linear", "offset", "blocks", "rows", "cols", "data", "labels")),
     )
 
 
-def _counts(ir: QuadraticIR) -> tuple[int, int]:
-    return ir.num_variables, ir.num_couplers
-
-
 class PassManager:
     """An immutable pipeline of passes. ``pm1 + pm2`` (or ``pm + pass``) makes a new pipeline.
-
-    ``run`` checks each pass returns a :class:`QuadraticIR` and leaves its input untouched,
-    and appends a :class:`PassRecord` per pass to the context.
 
     >>> pm = PassManager([])
     >>> len(pm + PassManager([])), len(pm)
@@ -194,7 +220,7 @@ class PassManager:
     def __len__(self) -> int:
         return len(self._passes)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[Pass]:
         return iter(self._passes)
 
     def __add__(self, other: PassManager | Pass | Sequence[Pass]) -> PassManager:
@@ -221,53 +247,76 @@ class PassManager:
         self,
         ir: QuadraticIR,
         *,
-        target: Target | None = None,
+        target: TargetLike | None = None,
+        options: CompileOptions | None = None,
         context: PassContext | None = None,
         on_record: Callable[[PassRecord], None] | None = None,
-        **options: Any,
     ) -> tuple[QuadraticIR, PassContext]:
-        """Run every pass in order; returns the final IR and the context (records, decoders)."""
+        """Run every pass in order; returns the final IR and the context (records, decoders, reports).
+
+        Pass ``context`` to continue a run (``target`` and ``options`` must then be omitted).
+        """
         if not isinstance(ir, QuadraticIR):
             raise InvalidInputError(
                 f"PassManager.run needs a QuadraticIR, got {type(ir).__name__}",
                 fix="pass problem.ir for an AttentionProblem",
             )
-        ctx = context if context is not None else PassContext(target=target, options=MappingProxyType(dict(options)))
+        if context is not None and (target is not None or options is not None):
+            raise InvalidInputError(
+                "pass either a context to continue or target/options to start, not both",
+                fix="drop target= and options= when continuing a context",
+            )
+        ctx = context if context is not None else PassContext(target=target, options=options or CompileOptions())
         current = ir
         for p in self._passes:
             before = _snapshot(current)
+            decoders_before = len(ctx.decoders)
             start = time.perf_counter()
             result = p.run(current, ctx)
             elapsed = time.perf_counter() - start
-            if not isinstance(result, QuadraticIR):
-                raise CompilationError(
-                    f"pass {p.name!r} returned {type(result).__name__}, not a QuadraticIR",
-                    fix="return a new QuadraticIR from Pass.run",
-                    pass_name=p.name,
-                )
-            if _snapshot(current) != before:
-                raise CompilationError(
-                    f"pass {p.name!r} mutated its input IR",
-                    fix="build a new IR instead",
-                    pass_name=p.name,
-                )
-            pending = ctx._take_pending()
-            variables, couplers = _counts(result)
-            qubits = pending.get("qubits")
-            if qubits is None and result.meta.get("physical"):
-                qubits = result.num_variables
+            self._check(p, current, result, before, decoders_before, ctx)
+            report = ctx._take_current()
+            qubits = result.num_variables if result.meta.get("physical") else None
             ctx.records.append(
                 PassRecord(
                     name=p.name,
                     wall_time_s=elapsed,
-                    variables=variables,
-                    couplers=couplers,
+                    variables=result.num_variables,
+                    couplers=result.num_couplers,
                     qubits=qubits,
-                    lost=dict(pending.get("lost", {})),
-                    details=dict(pending.get("details", {})),
+                    report=report,
                 )
             )
             if on_record is not None:
                 on_record(ctx.records[-1])
             current = result
         return current, ctx
+
+    @staticmethod
+    def _check(
+        p: Pass, before_ir: QuadraticIR, result: Any, before: tuple[Any, ...], decoders_before: int, ctx: PassContext
+    ) -> None:
+        if not isinstance(result, QuadraticIR):
+            raise CompilationError(
+                f"pass {p.name!r} returned {type(result).__name__}, not a QuadraticIR",
+                fix="return a new QuadraticIR from Pass.run",
+                pass_name=p.name,
+            )
+        if _snapshot(before_ir) != before:
+            raise CompilationError(
+                f"pass {p.name!r} mutated its input IR", fix="build a new IR instead", pass_name=p.name
+            )
+        if result.batch_size != before_ir.batch_size:
+            raise CompilationError(
+                f"pass {p.name!r} changed the batch size from {before_ir.batch_size} to {result.batch_size}",
+                fix="passes map every problem of the batch; keep the batch axis",
+                pass_name=p.name,
+            )
+        changed = result.num_variables != before_ir.num_variables or result.vartype != before_ir.vartype
+        if changed and len(ctx.decoders) == decoders_before:
+            raise CompilationError(
+                f"pass {p.name!r} changed the variables ({before_ir.num_variables} {before_ir.vartype} -> "
+                f"{result.num_variables} {result.vartype}) without appending a decoder",
+                fix="append a DecodeStep to context.decoders describing the way back",
+                pass_name=p.name,
+            )

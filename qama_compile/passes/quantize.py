@@ -8,11 +8,12 @@ when it gives a larger scale (``use_extended="auto"``). With ``bits`` (the targe
 the range: ``"nearest"`` or ``"stochastic"`` (unbiased, seeded) rounding. Analog targets
 (``bits=None``) are only scaled.
 
-Reported (``context.report(lost=...)`` and ``context.properties["quantization"]``), in the
-units of the input problem: the max and RMS coefficient error, the energy error bound
-``sum |dh| + sum |dJ|`` (spins are +-1, so no assignment's energy moves by more), and for
-problems of at most ``max_exact`` variables whether the quantized ground state is still an
-original ground state (solved with ``qama_backends.exact.ExactSampler``).
+Reported as a :class:`~qama_compile.passes.reports.QuantizationReport`, in the units of the
+input problem: the max and RMS coefficient error, the energy error bound
+``sum |dh| + sum |dJ|`` (spins are +-1, so no assignment's energy moves by more), the
+couplers rounding set to zero, and for problems of at most ``max_exact`` variables whether
+the quantized ground state is still an original ground state (exact enumeration,
+:func:`qama_compile.core.exact.lowest_states`).
 
 Samples are unchanged by scaling, so the pass adds no decoder (only ``VartypeChange`` if it
 converted a BINARY input to SPIN).
@@ -23,28 +24,28 @@ converted a BINARY input to SPIN).
 >>> from qama_compile.passes.base import PassManager
 >>> ir = QuadraticIR.from_coo(linear=[0.3, -2.0], rows=[0], cols=[1], data=[0.7], vartype="SPIN")
 >>> out, ctx = PassManager([QuantizePass()]).run(ir, target=get_target("cim-550"))
->>> (out.linear * 127).round(6).tolist(), ctx.records[0].lost["ground_state_preserved"]
-([[19.0, -127.0]], [True])
+>>> (out.linear * 127).round(6).tolist(), ctx.get(QuantizationReport).ground_state_preserved
+([[19.0, -127.0]], (True,))
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..core.decode import VartypeChange
+from ..core.exact import lowest_states
 from ..core.ir import QuadraticIR
-from ..errors import InvalidInputError
-from .base import Pass, PassContext
+from .analysis import nonzero_couplers
+from .base import Pass, PassContext, TargetLike
+from .options import Rounding
+from .reports import QuantizationReport
 
-if TYPE_CHECKING:
-    from ..targets.target import Target
-
-Rounding = Literal["nearest", "stochastic"]
+__all__ = ["QuantizePass", "grid_step", "scale_factors"]
 
 
 def grid_step(bounds: tuple[float, float], bits: int) -> float:
@@ -94,7 +95,7 @@ def _quad_extrema(ir: QuadraticIR) -> tuple[NDArray[np.float64], NDArray[np.floa
 
 def scale_factors(
     ir: QuadraticIR,
-    target: Target,
+    target: TargetLike,
     *,
     use_extended: bool | Literal["auto"] = "auto",
 ) -> tuple[NDArray[np.float64], bool]:
@@ -112,57 +113,41 @@ def scale_factors(
     return chosen, extended
 
 
-def _ground_state_check(original: QuadraticIR, quantized: QuadraticIR) -> list[bool]:
-    from qama_backends.exact import ExactSampler
-
-    from ..core.convert import ir_to_bqm
-
-    sampler = ExactSampler(max_variables=max(20, original.num_variables))
-    out = []
-    for b in range(original.batch_size):  # one exact solve per problem
-        spins = []
-        for ir in (original, quantized):
-            ss = sampler.sample(ir_to_bqm(ir, b, vartype="SPIN"), num_reads=1)
-            order = list(ss.variables)
-            labels = ir.label_tuples()
-            col = {v: i for i, v in enumerate(order)}
-            spins.append(np.asarray(ss.record.sample)[0, [col[v] for v in labels]])
-        e = original.select([b]).energies(np.stack(spins))[0]
-        tol = 1e-9 * (1.0 + abs(e[0]))
-        out.append(bool(e[1] <= e[0] + tol))
-    return out
+def _ground_state_check(original: QuadraticIR, quantized: QuadraticIR, max_variables: int) -> tuple[bool, ...]:
+    """Per problem: is a ground state of ``quantized`` also a ground state of ``original``?"""
+    x_q, _ = lowest_states(quantized, k=1, max_variables=max_variables)
+    _, e_best = lowest_states(original, k=1, max_variables=max_variables)
+    e = original.energies(x_q)[:, 0]
+    tol = 1e-9 * (1.0 + np.abs(e_best[:, 0]))
+    return tuple(bool(ok) for ok in e <= e_best[:, 0] + tol)
 
 
 @dataclass(frozen=True)
 class QuantizePass(Pass):
-    """Scale into the target's ranges and round to its bit width. ``None`` options come from the context.
+    """Scale into the target's ranges and round to its bit width. ``None`` options come from ``context.options``.
 
     Args:
-        rounding: ``"nearest"`` or ``"stochastic"`` (context option ``quantize``).
-        bits: DAC bits (default: ``target.coupling_bits``; ``None`` there = analog, scale only).
+        rounding: ``"nearest"`` or ``"stochastic"`` (option ``rounding``).
+        bits: DAC bits (option ``bits``, else ``target.coupling_bits``; ``None`` there = analog,
+            scale only).
         use_extended: ``"auto"``, ``True`` or ``False`` for the extended ``J`` range.
-        seed: for stochastic rounding.
-        max_exact: check the ground state exactly up to this many variables.
+        max_exact: check the ground state exactly up to this many variables (option ``max_exact``).
     """
 
     name: ClassVar[str] = "quantize"
     rounding: Rounding | None = None
     bits: int | None = None
     use_extended: bool | Literal["auto"] = "auto"
-    seed: int | None = None
-    max_exact: int = 20
+    max_exact: int | None = None
 
     def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
         target = context.target
         if target is None or target.kind in ("gate", "simulator"):
-            why = "no target" if target is None else f"{target.kind} target: coefficients are continuous angles"
-            context.report(details={"skipped": why})
             return ir
-        rounding = self.rounding or context.option("quantize", "nearest")
-        if rounding not in ("nearest", "stochastic"):
-            raise InvalidInputError(f"rounding must be 'nearest' or 'stochastic', got {rounding!r}")
-        bits = self.bits if self.bits is not None else context.option("bits", target.coupling_bits)
-        seed = self.seed if self.seed is not None else context.option("seed", None)
+        opts = context.options
+        rounding = self.rounding or opts.rounding
+        bits = self.bits if self.bits is not None else (opts.bits if opts.bits is not None else target.coupling_bits)
+        max_exact = self.max_exact if self.max_exact is not None else opts.max_exact
         spin = ir.to_spin()
         if ir.vartype != "SPIN":
             context.decoders.append(VartypeChange(source=ir.vartype, target="SPIN"))
@@ -170,33 +155,20 @@ class QuantizePass(Pass):
         jb = target.j_bounds(extended=extended)
         s3, s4 = scale[:, None], scale[:, None, None, None]
         lin, blocks, data = spin.linear * s3, spin.blocks * s4, spin.data * s3
+        steps: dict[str, float] = {}
         if bits is not None:
-            rng = np.random.default_rng(seed)
-            hstep, jstep = grid_step(target.h_range, bits), grid_step(jb, bits)
-            lin = _round_to_grid(lin, hstep, target.h_range, rounding, rng)
-            blocks = _round_to_grid(blocks, jstep, jb, rounding, rng)
+            rng = np.random.default_rng(opts.seed)
+            steps = {"h_step": grid_step(target.h_range, bits), "j_step": grid_step(jb, bits)}
+            lin = _round_to_grid(lin, steps["h_step"], target.h_range, rounding, rng)
+            blocks = _round_to_grid(blocks, steps["j_step"], jb, rounding, rng)
             if spin.block_count:
                 blocks = np.triu(blocks, k=1)
-            data = _round_to_grid(data, jstep, jb, rounding, rng)
+            data = _round_to_grid(data, steps["j_step"], jb, rounding, rng)
         else:
             lin = np.clip(lin, *target.h_range)
             blocks, data = np.clip(blocks, *jb), np.clip(data, *jb)
-        out = dataclasses.replace(
-            spin,
-            linear=lin,
-            offset=spin.offset * scale,
-            blocks=blocks,
-            data=data,
-            meta={
-                **spin.meta,
-                "scale": scale.tolist(),
-                **(
-                    {"quantization_steps": {"h_step": grid_step(target.h_range, bits), "j_step": grid_step(jb, bits)}}
-                    if bits is not None
-                    else {}
-                ),
-            },
-        )
+        meta = {**spin.meta, "scale": scale.tolist(), **({"quantization_steps": steps} if steps else {})}
+        out = dataclasses.replace(spin, linear=lin, offset=spin.offset * scale, blocks=blocks, data=data, meta=meta)
         # errors in the input's units
         b = spin.batch_size
         err_parts = [lin / s3 - spin.linear, (data / s3 - spin.data)]
@@ -205,28 +177,25 @@ class QuantizePass(Pass):
             err_parts.append((blocks / s4 - spin.blocks)[:, :, iu, ju].reshape(b, -1))
         err = np.concatenate([p.reshape(b, -1) for p in err_parts], axis=1)
         abs_err = np.abs(err)
-        bound = abs_err.sum(axis=1)
-        gs: list[bool] | str
-        if spin.num_variables <= self.max_exact:
-            gs = _ground_state_check(spin, out)
-        else:
-            gs = f"not checked ({spin.num_variables} variables > {self.max_exact})"
-        facts: dict[str, Any] = {
-            "bits": bits,
-            "rounding": rounding if bits is not None else "none (analog)",
-            "levels": None if bits is None else 2 ** int(bits) - 1,
-            "scale": scale.tolist(),
-            "extended_j_range_used": extended,
-            "j_bounds": list(jb),
-            "h_step": None if bits is None else grid_step(target.h_range, bits),
-            "j_step": None if bits is None else grid_step(jb, bits),
-        }
-        lost = {
-            "max_coefficient_error": float(abs_err.max(initial=0.0)),
-            "rms_coefficient_error": float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
-            "energy_error_bound": bound.tolist(),
-            "ground_state_preserved": gs,
-        }
-        context.properties["quantization"] = {**facts, **lost}
-        context.report(lost=lost, details=facts)
+        before, after = nonzero_couplers(spin), nonzero_couplers(out)
+        checked = spin.num_variables <= max_exact
+        context.add(
+            QuantizationReport(
+                bits=bits,
+                rounding=rounding if bits is not None else "none (analog)",
+                levels=None if bits is None else 2 ** int(bits) - 1,
+                scale=tuple(float(x) for x in scale),
+                extended_j_range_used=extended,
+                j_bounds=(float(jb[0]), float(jb[1])),
+                h_step=steps.get("h_step"),
+                j_step=steps.get("j_step"),
+                max_coefficient_error=float(abs_err.max(initial=0.0)),
+                rms_coefficient_error=float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
+                energy_error_bound=tuple(float(x) for x in abs_err.sum(axis=1)),
+                zeroed_couplers=tuple(int(x) for x in before - after),
+                nonzero_couplers=tuple(int(x) for x in after),
+                ground_state_checked=checked,
+                ground_state_preserved=_ground_state_check(spin, out, max_exact) if checked else (),
+            )
+        )
         return out

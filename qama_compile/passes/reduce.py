@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -36,6 +36,7 @@ from ..core.decode import FixVariables
 from ..core.ir import QuadraticIR
 from ..errors import InvalidInputError
 from .base import Pass, PassContext
+from .reports import ReductionReport, tuple_of
 
 __all__ = [
     "FixResult",
@@ -280,23 +281,22 @@ def prune_couplings(ir: QuadraticIR, *, threshold: float) -> PruneResult:
 class ReducePass(Pass):
     """Prune small couplings (optional), then fix the variables roof duality proves.
 
-    Options (keyword-only): ``prune_threshold`` (``None``: no pruning; the context option
-    ``prune_threshold`` is used when this is ``None``), ``roof_duality`` (default ``True``),
-    ``strict`` (default ``True``).
+    Options (keyword-only): ``prune_threshold`` (``None``: the option ``prune_threshold``;
+    no pruning when both are ``None``), ``roof_duality`` (default ``True``), ``strict``
+    (default ``True``: strong persistency, every ground state kept).
 
-    Records: ``lost`` holds ``pruned_couplers``, ``energy_error_bound`` (the worst problem's
-    bound) and ``energy_shift_min`` / ``energy_shift_max``; ``details`` holds ``fixed_variables``;
-    ``context.properties["reduce"]`` holds per-problem arrays (lower bounds, bounds).
-    Decoding reinserts the fixed values (a :class:`~qama_compile.passes.base.FixVariables`).
+    Adds a :class:`~qama_compile.passes.reports.ReductionReport` (pruned couplers and the
+    energy shift bounds per problem, fixed variables, roof-duality lower bounds). Decoding
+    reinserts the fixed values (a :class:`~qama_compile.core.decode.FixVariables`).
 
     >>> import numpy as np
     >>> from qama_compile import lower_attention
-    >>> from qama_compile.core.decode import decode_samples
     >>> from qama_compile.passes.base import PassManager
     >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=1)
     >>> ir, ctx = PassManager([ReducePass(prune_threshold=1e-3)]).run(problem.ir)
-    >>> ir.num_variables <= problem.ir.num_variables, sorted(ctx.records[0].lost)[:2]
-    (True, ['energy_error_bound', 'energy_shift_max'])
+    >>> report = ctx.get(ReductionReport)
+    >>> ir.num_variables == problem.ir.num_variables - report.fixed_variables
+    True
     """
 
     name: ClassVar[str] = "reduce"
@@ -305,39 +305,32 @@ class ReducePass(Pass):
     strict: bool = True
 
     def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
-        threshold = self.prune_threshold if self.prune_threshold is not None else context.option("prune_threshold")
-        props: dict[str, Any] = {}
-        lost: dict[str, Any] = {}
-        details: dict[str, Any] = {}
+        threshold = self.prune_threshold if self.prune_threshold is not None else context.options.prune_threshold
+        b = ir.batch_size
         current = ir
+        pruned = np.zeros(b, dtype=np.int64)
+        low, high = np.zeros(b), np.zeros(b)
         if threshold is not None and threshold > 0:
             pr = prune_couplings(current, threshold=float(threshold))
-            current = pr.ir
-            lost.update(
-                {
-                    "pruned_couplers": int(pr.pruned.max(initial=0)),
-                    "energy_error_bound": float(pr.error_bound.max(initial=0.0)),
-                    "energy_shift_min": float(pr.shift_low.min(initial=0.0)),
-                    "energy_shift_max": float(pr.shift_high.max(initial=0.0)),
-                }
-            )
-            props.update(
-                {"prune_threshold": float(threshold), "pruned": pr.pruned, "energy_error_bound": pr.error_bound}
-            )
+            current, pruned, low, high = pr.ir, pr.pruned, pr.shift_low, pr.shift_high
+        fixed, per_problem, bounds = 0, (), ()
         if self.roof_duality:
             fr = fix_variables(current, strict=self.strict)
             current = fr.ir
             context.decoders.append(fr.step)
-            details["fixed_variables"] = int(fr.step.indices.size)
-            if not self.strict:
-                lost["ground_states_kept"] = "at least one (weak persistency)"
-            props.update(
-                {
-                    "lower_bounds": fr.lower_bounds,
-                    "fixed_per_problem": fr.fixed_per_problem,
-                    "fixed_indices": fr.step.indices,
-                }
+            fixed = int(fr.step.indices.size)
+            per_problem, bounds = tuple_of(fr.fixed_per_problem, int), tuple_of(fr.lower_bounds)
+        context.add(
+            ReductionReport(
+                prune_threshold=None if threshold is None else float(threshold),
+                pruned_couplers=tuple_of(pruned, int),
+                energy_shift_low=tuple_of(low),
+                energy_shift_high=tuple_of(high),
+                roof_duality=self.roof_duality,
+                strict=self.strict,
+                fixed_variables=fixed,
+                fixed_per_problem=per_problem,
+                lower_bounds=bounds,
             )
-        context.properties["reduce"] = props
-        context.report(lost=lost, details=details)
+        )
         return current

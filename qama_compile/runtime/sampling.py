@@ -40,7 +40,8 @@ from numpy.typing import NDArray
 
 from ..core.convert import ir_to_bqm
 from ..core.ir import QuadraticIR
-from ..errors import BackendError, InvalidInputError
+from ..core.lowering import physical_memory
+from ..errors import BackendError, InvalidInputError, ProblemTooLargeError
 
 __all__ = [
     "SEED_MAX",
@@ -112,6 +113,19 @@ class BatchSamples:
     def batch_size(self) -> int:
         return len(self.samples)
 
+    def to_samplesets(self, ir: QuadraticIR) -> tuple[dimod.SampleSet, ...]:
+        """One ``dimod.SampleSet`` per problem (the sampler's own on the dimod route; built from
+        the arrays, labelled like ``ir``, on the batched route)."""
+        if self.samplesets:
+            return self.samplesets
+        labels = ir.label_tuples()
+        vartype = dimod.SPIN if ir.vartype == "SPIN" else dimod.BINARY
+        info = dict(self.info[0]) if self.info else {}
+        return tuple(
+            dimod.SampleSet.from_samples((x, labels), vartype=vartype, energy=e, num_occurrences=c, info=info)
+            for x, e, c in zip(self.samples, self.energies, self.counts, strict=True)
+        )
+
     def best(self) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
         """The lowest-energy sample of each problem ``[B, V]`` and its energy ``[B]``."""
         picks = [int(np.argmin(e)) for e in self.energies]
@@ -140,6 +154,20 @@ def check_seed(seed: Any, *, batch_size: int = 1) -> int | None:
             seed=seed,
         )
     return None if seed is None else int(seed)
+
+
+def check_read_memory(num_reads: int, num_variables: int) -> None:
+    """Refuse, before a sampler allocates them, reads that would not fit in half the memory."""
+    need, limit = int(num_reads) * (16 * num_variables + 16), physical_memory() // 2  # int64 states + energy
+    if need > limit:
+        raise ProblemTooLargeError(
+            f"num_reads={num_reads} reads of {num_variables} variables need about {need / 2**30:.3g} GiB, over the "
+            f"limit of {limit / 2**30:.3g} GiB (half the physical memory)",
+            fix="use fewer reads per call",
+            size=need,
+            limit=limit,
+            unit="bytes",
+        )
 
 
 def sample_kwargs(sampler: Any, *, num_reads: int | None, seed: int | None) -> dict[str, Any]:
@@ -294,6 +322,8 @@ def sample_batch(
         raise InvalidInputError(f"sample_batch takes a QuadraticIR, got {type(ir).__name__}", fix="pass problem.ir")
     reads = check_num_reads(num_reads)
     seed = check_seed(seed, batch_size=ir.batch_size)
+    if reads is not None:
+        check_read_memory(reads, ir.num_variables)
     label = name or type(sampler).__name__
     if isinstance(sampler, BatchSampler) and batched is not False:
         return _batched(ir, sampler, num_reads=reads, seed=seed, name=label, options=sample_options)

@@ -1,10 +1,14 @@
 """Solve a batch of QAMA problems on a backend and decode the masks.
 
-Every energy a backend returns is recomputed from the IR and checked.
+Every sample goes through :func:`~qama_compile.runtime.sampling.sample_batch`, so every
+energy a backend returns is recomputed from the IR and checked. With a ``target`` the batch
+is compiled first and each problem's physical samples are decoded on their own (chains
+unembedded, ancilla gauge undone) before their logical energies are recomputed. With
+``decompose=True`` a problem too large for the target (or the backend) is solved block by
+block (:func:`~qama_compile.runtime.decompose.solve_decomposed`).
 
 >>> import numpy as np
 >>> from qama_compile import lower_attention
->>> from qama_compile.runtime.solve import solve
 >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
 >>> result = solve(problem, backend="exact")
 >>> bool(np.isclose(result.energies[0], problem.energies(result.samples[:, None])[0, 0]))
@@ -13,50 +17,84 @@ True
 
 from __future__ import annotations
 
-import contextlib
-import inspect
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import dimod
 import numpy as np
 from numpy.typing import NDArray
 
-from ..core.ir import QuadraticIR
+from ..compiler.compiled import CompiledProblem
+from ..compiler.driver import compile as compile_problem
+from ..compiler.driver import plan_decomposition
 from ..core.problem import AttentionProblem
-from ..errors import BackendError, InvalidInputError, ProblemTooLargeError
-from .registry import get_backend
+from ..errors import InvalidInputError, ProblemTooLargeError
+from ..targets.target import Target
+from .decompose import solve_decomposed
+from .registry import as_sampler
+from .sampling import BatchSamples, check_num_reads, check_seed, sample_batch
 
-#: Largest seed every seeded backend accepts (dwave-samplers' SA checks ``0 <= seed < 2**31``).
-SEED_MAX = 2**31 - 1
+__all__ = ["SolveInfo", "SolveResult", "solve"]
+
+
+@dataclass(frozen=True)
+class SolveInfo:
+    """Facts about one :func:`solve` call (typed; ``as_dict()`` for JSON).
+
+    Attributes:
+        backend: the backend's name.
+        num_reads: reads asked for (``None``: the backend's default).
+        seed: the base seed (problem ``b`` gets ``seed + b`` on the dimod route).
+        route: ``"batched"`` (one ``sample_ir`` call), ``"dimod"`` (one ``sample`` per
+            problem) or ``"decomposed"``.
+        wall_time_s: per problem, the sampler's wall time.
+        target: the target name, when compiled for one.
+        physical_qubits: qubits of the compiled problem, when compiled.
+        chain_break_fraction: per problem, when compiled.
+        backend_info: what the backend reported (one mapping per call).
+    """
+
+    backend: str
+    num_reads: int | None
+    seed: int | None
+    route: str
+    wall_time_s: tuple[float, ...]
+    target: str | None = None
+    physical_qubits: int | None = None
+    chain_break_fraction: tuple[float, ...] = ()
+    backend_info: tuple[Mapping[str, Any], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        from ..base.jsonutil import to_jsonable
+
+        out: dict[str, Any] = to_jsonable(self.__dict__)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
 class SolveResult:
-    """Best solution per problem, decoded, with the raw sample sets.
+    """Best solution per problem, decoded, with every read.
 
     Attributes:
         samples: best binary assignment per problem, ``[B, V]``.
         energies: its energy, ``[B]``.
         weights: token weights ``[B, H, N]`` in [0, 1].
-        samplesets: one ``dimod.SampleSet`` per problem (all reads; physical samples when
-            a ``target`` was given).
-        info: backend name, options, wall time per problem; with a target also ``target``,
-            ``physical_qubits`` and ``chain_break_fraction`` (one per problem).
+        info: a :class:`SolveInfo`.
         read_samples: per problem, every read as logical binary samples ``[S, V]``.
         read_energies: per problem, their logical energies ``[S]`` (recomputed).
-        read_counts: per problem, each read's ``num_occurrences`` ``[S]``.
+        read_counts: per problem, each read's occurrences ``[S]``.
+        samplesets: one ``dimod.SampleSet`` per problem (the backend's own on the dimod
+            route; physical samples when compiled for a target).
     """
 
     samples: NDArray[np.int8]
     energies: NDArray[np.float64]
     weights: NDArray[np.float64]
-    samplesets: list[dimod.SampleSet]
-    info: dict[str, Any] = field(default_factory=dict)
-    read_samples: list[NDArray[np.int8]] = field(default_factory=list)
-    read_energies: list[NDArray[np.float64]] = field(default_factory=list)
-    read_counts: list[NDArray[np.int64]] = field(default_factory=list)
+    info: SolveInfo
+    read_samples: tuple[NDArray[np.int8], ...] = ()
+    read_energies: tuple[NDArray[np.float64], ...] = ()
+    read_counts: tuple[NDArray[np.int64], ...] = ()
+    samplesets: tuple[Any, ...] = field(default=(), repr=False)
 
     @property
     def masks(self) -> NDArray[np.float64]:
@@ -64,63 +102,27 @@ class SolveResult:
         return AttentionProblem.masks(self.weights)
 
 
-def sample_kwargs(sampler: dimod.Sampler, *, num_reads: int | None, seed: int | None) -> dict[str, Any]:
-    """The ``num_reads`` / ``seed`` keywords this sampler accepts (others are dropped)."""
-    accepted = set(getattr(sampler, "parameters", {}) or {})
-    with contextlib.suppress(TypeError, ValueError):  # builtins have no signature
-        accepted |= set(inspect.signature(sampler.sample).parameters)
-    out: dict[str, Any] = {}
-    if num_reads is not None:
-        if not isinstance(num_reads, (int, np.integer)) or isinstance(num_reads, bool) or num_reads < 1:
-            raise InvalidInputError(
-                f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1"
-            )
-        if "num_reads" in accepted:
-            out["num_reads"] = int(num_reads)
-    if seed is not None and "seed" in accepted:
-        out["seed"] = int(seed)
-    return out
-
-
-def checked_samples(
-    ir: QuadraticIR, index: int, bqm: dimod.BinaryQuadraticModel, sampleset: dimod.SampleSet, *, backend: str
-) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
-    """Binary samples ``[S, V]`` in IR variable order and their recomputed energies.
-
-    Raises :class:`BackendError` when an energy the backend reported differs from the
-    energy recomputed from the IR.
-    """
-    order = list(bqm.variables)
-    if len(sampleset) == 0:
-        raise BackendError(f"backend {backend!r} returned no samples", backend=backend)
-    raw = np.asarray(sampleset.record.sample)
-    col = {v: i for i, v in enumerate(sampleset.variables)}
-    try:
-        raw = raw[:, [col[v] for v in order]]
-    except KeyError as exc:
-        raise BackendError(f"backend {backend!r} returned samples missing variable {exc}", backend=backend) from exc
-    binary = ((raw + 1) // 2 if sampleset.vartype is dimod.SPIN else raw).astype(np.int8)
-    energies = ir.select([index]).energies(binary)[0]
-    reported = np.asarray(sampleset.record.energy, dtype=np.float64)
-    scale = 1.0 + np.abs(energies).max()
-    if not np.allclose(reported, energies, rtol=0, atol=1e-6 * scale):
-        worst = int(np.argmax(np.abs(reported - energies)))
-        raise BackendError(
-            f"backend {backend!r} reported energy {reported[worst]!r} for a sample whose energy is {energies[worst]!r}",
-            fix="report this backend bug; its samples cannot be trusted",
-            backend=backend,
-        )
-    return binary, energies
+def _decode_each(compiled: CompiledProblem, physical: BatchSamples) -> tuple[list[Any], list[Any], list[float]]:
+    """Decode problem ``b``'s physical reads with problem ``b``'s decoders only."""
+    samples, energies, cbf = [], [], []
+    for b, x in enumerate(physical.samples):  # one problem at a time: no whole-batch decode per problem
+        logical, info = compiled.decode(x[None], vartype=compiled.physical.vartype, problems=[b])
+        samples.append(logical[0])
+        energies.append(info["logical_energies"][0])
+        found = info.get("chain_break_fraction")
+        cbf.append(0.0 if found is None else float(np.asarray(found).reshape(-1)[0]))
+    return samples, energies, cbf
 
 
 def solve(
     problem: AttentionProblem,
     *,
-    backend: str | dimod.Sampler = "exact",
+    backend: Any = "exact",
     num_reads: int | None = None,
     seed: int | None = None,
-    backend_options: dict[str, Any] | None = None,
-    target: Any = None,
+    backend_options: Mapping[str, Any] | None = None,
+    target: str | Target | None = None,
+    decompose: bool = False,
     **sample_options: Any,
 ) -> SolveResult:
     """Sample every problem of the batch on ``backend`` and decode the best sample.
@@ -128,106 +130,130 @@ def solve(
     Args:
         problem: from :func:`qama_compile.lower_attention`.
         backend: a registered name (see :func:`qama_compile.available_backends`) or any
-            ``dimod.Sampler``.
+            ``dimod.Sampler`` / :class:`~qama_compile.runtime.sampling.BatchSampler`.
         num_reads: reads per problem (passed where the backend accepts it).
-        seed: base seed; problem ``b`` gets ``seed + b`` so batches are reproducible.
+        seed: base seed; same seed, same result (problem ``b`` gets ``seed + b`` on the
+            dimod route; a batched backend gets ``seed``; compilation is seeded too).
         backend_options: constructor options when ``backend`` is a name.
-        target: a hardware target name or :class:`qama_compile.targets.Target`. The batch is
-            compiled with :func:`qama_compile.compiler.compile` (``seed`` seeds it), the
-            backend samples the physical problem (energies checked against the physical IR),
-            samples are decoded (chains unembedded, scaling undone) and their logical
-            energies recomputed; ``info["chain_break_fraction"]`` has one value per problem.
-        **sample_options: passed to ``sampler.sample``.
+        target: a target name or :class:`~qama_compile.targets.Target`: the batch is
+            compiled (:func:`qama_compile.compile`), the backend samples the physical
+            problem, and each problem's samples are decoded.
+        decompose: when the problem does not fit ``target`` (or, without a target, the
+            backend's ``max_variables``), solve it by block-coordinate descent over
+            subproblems that fit (the plan of :func:`qama_compile.compiler.plan_decomposition`);
+            the subproblems are sampled logically.
+        **sample_options: passed to the backend's ``sample`` / ``sample_ir``.
 
     >>> import numpy as np
     >>> from qama_compile import lower_attention
     >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=1)
     >>> res = solve(problem, backend="exact", target="cim-550", seed=0)
-    >>> res.info["target"], res.info["chain_break_fraction"]
-    ('cim-550', [0.0])
+    >>> res.info.target, res.info.chain_break_fraction
+    ('cim-550', (0.0,))
     """
     if not isinstance(problem, AttentionProblem):
         raise InvalidInputError(
             f"solve() takes an AttentionProblem, got {type(problem).__name__}",
             fix="build one with qama_compile.lower_attention(q, k, v)",
         )
-    if not isinstance(backend, str) and not callable(getattr(backend, "sample", None)):
-        raise InvalidInputError(
-            f"backend must be a backend name or a dimod.Sampler, got {type(backend).__name__}",
-            fix="pass e.g. backend='exact' (see qama_compile.available_backends())",
-        )
-    if seed is not None and (
-        not isinstance(seed, (int, np.integer))
-        or isinstance(seed, bool)
-        or not 0 <= seed <= SEED_MAX - (problem.batch_size - 1)
-    ):
-        raise InvalidInputError(
-            f"seed must be an integer in 0..{SEED_MAX - (problem.batch_size - 1)} (problem b gets seed + b), "
-            f"got {seed!r}",
-            fix="pass a non-negative integer seed below 2**31",
-            seed=seed,
-        )
-    if isinstance(num_reads, (int, np.integer)) and not isinstance(num_reads, bool) and num_reads > 0:
-        from ..core.lowering import _physical_memory
-
-        variables = problem.ir.num_variables  # a lower bound with a target (chains add qubits)
-        need, limit = int(num_reads) * (16 * variables + 16), _physical_memory() // 2  # samplers hold int64 states
-        if need > limit:  # refuse before a sampler allocates its reads
-            raise ProblemTooLargeError(
-                f"num_reads={num_reads} reads of {variables} variables need about {need / 2**30:.3g} GiB, over the "
-                f"limit of {limit / 2**30:.3g} GiB (half the physical memory)",
-                fix="use fewer reads per call",
-                size=need,
-                limit=limit,
-                unit="bytes",
-            )
-    sampler = get_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
-    name = backend if isinstance(backend, str) else type(backend).__name__
-    compiled = None
-    info: dict[str, Any] = {"backend": name, "num_reads": num_reads, "seed": seed}
-    if target is not None:
-        from ..compiler.driver import compile as compile_problem
-
+    reads = check_num_reads(num_reads)
+    seed = check_seed(seed, batch_size=problem.batch_size)
+    sampler, name = as_sampler(backend, backend_options)
+    if decompose:
+        result = _solve_decomposed(problem, sampler, name, reads, seed, target, sample_options)
+        if result is not None:
+            return result
+    if target is None:
+        sampled = problem.ir
+        out = sample_batch(sampled, sampler, num_reads=reads, seed=seed, name=name, **sample_options)
+        read_samples, read_energies = list(out.samples), list(out.energies)
+        extra: dict[str, Any] = {}
+    else:
         compiled = compile_problem(problem, target=target, seed=seed)
-        physical_binary = compiled.physical.to_binary()  # same energy for every assignment
-        info.update(
-            {"target": compiled.target.name, "physical_qubits": compiled.num_qubits, "chain_break_fraction": []}
-        )
-    best_samples, best_energies, samplesets, times = [], [], [], []
-    read_samples, read_energies, read_counts = [], [], []
-    for b in range(problem.batch_size):  # one backend call per problem
-        bqm = problem.to_bqm(b) if compiled is None else compiled.to_bqm(b)
-        kwargs = sample_kwargs(sampler, num_reads=num_reads, seed=None if seed is None else seed + b)
-        t0 = time.perf_counter()
-        ss = sampler.sample(bqm, **kwargs, **sample_options)
-        ss.resolve()
-        times.append(time.perf_counter() - t0)
-        if compiled is None:
-            binary, energies = checked_samples(problem.ir, b, bqm, ss, backend=name)
-        else:
-            physical, _ = checked_samples(physical_binary, b, bqm, ss, backend=name)
-            logical, decoded = compiled.decode(physical, vartype="BINARY")  # [B, S, V], row b is ours
-            binary = logical[b].astype(np.int8)
-            energies = problem.ir.select([b]).energies(binary)[0]
-            cbf = decoded.get("chain_break_fraction")
-            info["chain_break_fraction"].append(0.0 if cbf is None else float(np.asarray(cbf).reshape(-1)[b]))
-        best = int(np.argmin(energies))
-        best_samples.append(binary[best])
-        best_energies.append(energies[best])
-        samplesets.append(ss)
-        read_samples.append(binary)
-        read_energies.append(energies)
-        read_counts.append(np.asarray(ss.record.num_occurrences, dtype=np.int64))
-    samples = np.stack(best_samples)
-    weights = problem.weights(samples[:, None, :])[:, 0]
-    info["wall_time_s"] = times
+        sampled = compiled.physical
+        out = sample_batch(sampled, sampler, num_reads=reads, seed=seed, name=name, **sample_options)
+        read_samples, read_energies, cbf = _decode_each(compiled, out)
+        extra = {
+            "target": compiled.target.name,
+            "physical_qubits": compiled.num_qubits,
+            "chain_break_fraction": tuple(cbf),
+        }
+    picks = [int(np.argmin(e)) for e in read_energies]
+    samples = np.stack([s[k] for s, k in zip(read_samples, picks, strict=True)]).astype(np.int8)
+    energies = np.array([e[k] for e, k in zip(read_energies, picks, strict=True)], dtype=np.float64)
+    info = SolveInfo(
+        backend=name,
+        num_reads=reads,
+        seed=seed,
+        route=out.route,
+        wall_time_s=out.wall_time_s,
+        backend_info=out.info,
+        **extra,
+    )
     return SolveResult(
         samples=samples,
-        energies=np.asarray(best_energies),
-        weights=weights,
-        samplesets=samplesets,
+        energies=energies,
+        weights=problem.weights(samples[:, None, :])[:, 0],
         info=info,
-        read_samples=read_samples,
-        read_energies=read_energies,
-        read_counts=read_counts,
+        read_samples=tuple(read_samples),
+        read_energies=tuple(read_energies),
+        read_counts=out.counts,
+        samplesets=out.to_samplesets(sampled),
+    )
+
+
+def _solve_decomposed(
+    problem: AttentionProblem,
+    sampler: Any,
+    name: str,
+    reads: int | None,
+    seed: int | None,
+    target: str | Target | None,
+    sample_options: Mapping[str, Any],
+) -> SolveResult | None:
+    """Block-coordinate descent when the problem is too large; ``None`` when it fits as a whole."""
+    limit = (getattr(sampler, "properties", None) or {}).get("max_variables")
+    if target is not None:
+        plan = plan_decomposition(problem, target=target)
+        if limit is not None and plan.max_variables > int(limit):
+            plan = plan_decomposition(problem, target=target, max_variables=int(limit))
+    elif limit is not None:
+        from ..passes.decompose import plan_blocks
+
+        plan = plan_blocks(problem.ir, max_variables=int(limit))
+        if len(plan.blocks) == 1:
+            return None
+    else:
+        raise ProblemTooLargeError(
+            f"decompose=True needs a limit, but backend {name!r} states no max_variables and no target was given",
+            fix="pass target=... (its capacity is the limit)",
+        )
+    if not plan.needed:
+        return None
+    result = solve_decomposed(
+        problem.ir,
+        sampler=sampler,
+        max_variables=plan.max_variables,
+        plan=plan,
+        num_reads=reads,
+        seed=seed,
+        sample_options=sample_options,
+    )
+    info = SolveInfo(
+        backend=name,
+        num_reads=reads,
+        seed=seed,
+        route="decomposed",
+        wall_time_s=(float(result.info["wall_time_s"]) / max(problem.batch_size, 1),) * problem.batch_size,
+        target=None if target is None else (target if isinstance(target, str) else target.name),
+        backend_info=({"decomposition": result.info},),
+    )
+    return SolveResult(
+        samples=result.samples,
+        energies=result.energies,
+        weights=problem.weights(result.samples[:, None, :])[:, 0],
+        info=info,
+        read_samples=tuple(s[None] for s in result.samples),
+        read_energies=tuple(np.array([e]) for e in result.energies),
+        read_counts=tuple(np.ones(1, dtype=np.int64) for _ in range(problem.batch_size)),
     )

@@ -1,35 +1,48 @@
 """Hardware targets: frozen descriptions of annealers, coherent Ising machines and gate devices.
 
+* :mod:`~qama_compile.targets.target` - the :class:`Target` type and its capacity rules;
+* :mod:`~qama_compile.targets.graphs` - hardware graphs and their identities;
+* :mod:`~qama_compile.targets.capacity` - edge arrays, largest cliques, clique embeddings;
+* :mod:`~qama_compile.targets.builtin` - the shipped targets with their sources;
+* :mod:`~qama_compile.targets.registry` - names -> targets.
+
 >>> from qama_compile.targets import get_target
->>> get_target("dwave-advantage").topology
-'pegasus'
+>>> t = get_target("dwave-advantage")
+>>> t.kind, t.topology, t.num_qubits, t.h_range, t.extended_j_range, t.graph_id
+('annealer', 'pegasus', 5640, (-4.0, 4.0), (-2.0, 1.0), 'pegasus(16)')
+>>> get_target("cim-550").coupling_bits
+8
 """
 
 from __future__ import annotations
 
-from .target import (
-    ALIASES,
-    STATEVECTOR_BYTES_PER_AMPLITUDE,
-    Target,
-    available_targets,
+from .builtin import ALIASES, STATEVECTOR_BYTES_PER_AMPLITUDE, statevector_qubit_limit
+from .graphs import (
     chimera_graph,
-    get_target,
+    graph_fingerprint,
     heavy_hex_edges,
+    heavy_hex_graph,
     heron_coupling_map,
     pegasus_graph,
-    register_target,
-    statevector_qubit_limit,
     zephyr_graph,
 )
+from .registry import REGISTRY, TargetRegistry, available_targets, get_target, register_target
+from .target import KINDS, Target, TargetKind
 
 __all__ = [
     "ALIASES",
+    "KINDS",
+    "REGISTRY",
     "STATEVECTOR_BYTES_PER_AMPLITUDE",
     "Target",
+    "TargetKind",
+    "TargetRegistry",
     "available_targets",
     "chimera_graph",
     "get_target",
+    "graph_fingerprint",
     "heavy_hex_edges",
+    "heavy_hex_graph",
     "heron_coupling_map",
     "pegasus_graph",
     "register_target",

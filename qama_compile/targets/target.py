@@ -1,143 +1,50 @@
-"""Hardware targets: frozen descriptions of annealers, coherent Ising machines and gate devices.
+"""``Target``: a frozen, typed description of a machine, with its capacity and ancilla rules.
 
-A :class:`Target` states what a compiler needs to know about a machine: its kind, qubit
-graph (built lazily), qubit count, ``h`` and ``J`` ranges, coupling bit width and a timing
-model. Every figure of a shipped target is cited in ``docs/targets.md`` and in
-``Target.sources``.
+A target states what a compiler needs to know: its kind, qubit graph (built lazily, frozen
+and shared), qubit count, ``h`` and ``J`` ranges, coupling bit width and a timing model.
+Its identity includes the graph: ``graph_id`` is the generator and parameters of a shipped
+graph or the fingerprint of a user graph, so two targets with different graphs are never
+equal and never share a cache entry, whatever their names.
 
->>> t = get_target("dwave-advantage")
->>> t.kind, t.topology, t.num_qubits, t.h_range, t.extended_j_range
-('annealer', 'pegasus', 5640, (-4.0, 4.0), (-2.0, 1.0))
->>> get_target("cim-550").coupling_bits
-8
+The rules that depend on the machine live here, once: :meth:`Target.needs_ancilla` (CIMs
+without native fields carry ``h`` on an ancilla spin), :meth:`Target.largest_clique`,
+:meth:`Target.clique_embedding` and :meth:`Target.fit`.
+
 >>> import networkx as nx
->>> mine = Target.from_graph("ring-8", nx.cycle_graph(8), h_range=(-1, 1), j_range=(-1, 1))
->>> mine.num_qubits, mine.graph().number_of_edges()
-(8, 8)
+>>> a = Target.from_graph("mine", nx.cycle_graph(8), h_range=(-1, 1), j_range=(-1, 1))
+>>> b = Target.from_graph("mine", nx.path_graph(8), h_range=(-1, 1), j_range=(-1, 1))
+>>> a.num_qubits, a.graph().number_of_edges(), a == b
+(8, 8, False)
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import InvalidInputError, UnknownNameError
+import numpy as np
+from numpy.typing import NDArray
+
+from ..core.ir import QuadraticIR
+from ..errors import InvalidInputError
+from ..passes.reports import Fit
+from . import capacity
+from .graphs import frozen_graph, graph_fingerprint
 
 if TYPE_CHECKING:
     import networkx as nx
 
+__all__ = ["KINDS", "Target", "TargetKind"]
+
 TargetKind = Literal["annealer", "cim", "gate", "simulator"]
-_KINDS = ("annealer", "cim", "gate", "simulator")
+KINDS: tuple[str, ...] = ("annealer", "cim", "gate", "simulator")
 
-#: Bytes per amplitude of a complex128 statevector.
-STATEVECTOR_BYTES_PER_AMPLITUDE = 16
-
-_GRAPH_CACHE: dict[tuple[str, str, int], nx.Graph] = {}
+_GRAPHS: dict[str, nx.Graph] = {}
 _GRAPH_LOCK = threading.Lock()
-
-
-def _dwave_graphs() -> Any:
-    """``dwave.graphs`` (new name) or ``dwave_networkx`` (deprecated), whichever is installed."""
-    try:
-        import dwave.graphs as dg  # type: ignore[import-not-found]
-
-        if hasattr(dg, "pegasus_graph"):
-            return dg
-    except ImportError:  # pragma: no cover - older Ocean
-        pass
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import dwave_networkx as dnx
-    return dnx
-
-
-def pegasus_graph(m: int = 16) -> nx.Graph:
-    """The ideal Pegasus ``P_m`` graph (Advantage: ``m = 16``)."""
-    return _dwave_graphs().pegasus_graph(m)
-
-
-def zephyr_graph(m: int = 12, t: int = 4) -> nx.Graph:
-    """The ideal Zephyr ``Z_{m,t}`` graph (Advantage2: ``Z12``, ``t = 4``)."""
-    return _dwave_graphs().zephyr_graph(m, t)
-
-
-def chimera_graph(m: int = 16, t: int = 4) -> nx.Graph:
-    """The ideal Chimera ``C_m`` graph with ``K_{t,t}`` cells (2000Q: ``C16``)."""
-    return _dwave_graphs().chimera_graph(m, m, t)
-
-
-def heavy_hex_edges(rows: int = 8, row_length: int = 16) -> list[tuple[int, int]]:
-    """Edges of an IBM-style heavy-hex lattice: ``rows`` lines of ``row_length`` qubits joined by
-    bridge qubits every fourth column (alternating offsets), so every qubit has degree <= 3.
-
-    ``rows=8, row_length=16`` gives the 156-qubit Heron r2 size (8*16 + 7*4 bridges).
-
-    >>> e = heavy_hex_edges(8, 16)
-    >>> len({q for edge in e for q in edge}), len(e)
-    (156, 176)
-    """
-    edges: list[tuple[int, int]] = []
-    row_start = [r * (row_length + 4) for r in range(rows)]  # each row is followed by its 4 bridges
-    for r in range(rows):
-        base = row_start[r]
-        edges += [(base + c, base + c + 1) for c in range(row_length - 1)]
-        if r == rows - 1:
-            break
-        columns = range(3, row_length, 4) if r % 2 == 0 else range(1, row_length, 4)
-        for k, c in enumerate(list(columns)[:4]):
-            bridge = base + row_length + k
-            edges += [(base + c, bridge), (bridge, row_start[r + 1] + c)]
-    # relabel to consecutive integers (the last row has no bridges)
-    nodes = sorted({q for e in edges for q in e})
-    index = {q: i for i, q in enumerate(nodes)}
-    return [(index[a], index[b]) for a, b in edges]
-
-
-def heron_coupling_map() -> Any:
-    """A 156-qubit heavy-hex ``qiskit.transpiler.CouplingMap`` (Heron r2 size), bidirectional."""
-    from qiskit.transpiler import CouplingMap
-
-    edges = heavy_hex_edges(8, 16)
-    return CouplingMap([list(e) for e in edges] + [[b, a] for a, b in edges])
-
-
-def _heron_graph() -> nx.Graph:
-    import networkx as nx
-
-    g = nx.Graph()
-    g.add_edges_from(heavy_hex_edges(8, 16))
-    g.graph["family"] = "heavy-hex"
-    return g
-
-
-def _available_memory() -> int:
-    try:
-        import psutil
-
-        return int(psutil.virtual_memory().available)
-    except ImportError:  # pragma: no cover - psutil is an Ocean dependency
-        try:
-            return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
-        except (ValueError, OSError, AttributeError):
-            return 8 << 30
-
-
-def statevector_qubit_limit(memory_bytes: int | None = None) -> int:
-    """Largest ``n`` with ``16 * 2**n <= memory_bytes`` (default: available RAM now).
-
-    >>> statevector_qubit_limit(16 * 2**20)
-    20
-    """
-    mem = _available_memory() if memory_bytes is None else int(memory_bytes)
-    if mem < STATEVECTOR_BYTES_PER_AMPLITUDE:
-        return 0
-    return math.floor(math.log2(mem / STATEVECTOR_BYTES_PER_AMPLITUDE))
 
 
 def _json_range(r: tuple[float, float] | None) -> list[float | None] | None:
@@ -165,6 +72,9 @@ class Target:
             adds an ancilla spin that carries the fields as couplings.
         timing: the timing model, microseconds unless the key says otherwise.
         sources: citations for the figures (see ``docs/targets.md``).
+        description: one line for tables.
+        graph_id: identity of the qubit graph (``""`` when there is none).
+        graph_factory: builds the graph (called once per process per ``graph_id``).
     """
 
     name: str
@@ -179,13 +89,18 @@ class Target:
     timing: Mapping[str, float] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     description: str = ""
+    graph_id: str = ""
     graph_factory: Callable[[], nx.Graph] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in _KINDS:
-            raise InvalidInputError(f"target kind must be one of {_KINDS}, got {self.kind!r}")
-        if self.num_qubits < 0:
-            raise InvalidInputError(f"num_qubits must be >= 0, got {self.num_qubits}")
+        if self.kind not in KINDS:
+            raise InvalidInputError(f"target kind must be one of {KINDS}, got {self.kind!r}", fix="pick one of them")
+        if (
+            isinstance(self.num_qubits, bool)
+            or not isinstance(self.num_qubits, (int, np.integer))
+            or self.num_qubits < 0
+        ):
+            raise InvalidInputError(f"num_qubits must be an integer >= 0, got {self.num_qubits!r}", fix="pass e.g. 550")
         for name in ("h_range", "j_range", "extended_j_range"):
             value = getattr(self, name)
             if value is None:
@@ -198,12 +113,32 @@ class Target:
                 )
             object.__setattr__(self, name, (lo, hi))
         if self.coupling_bits is not None and not 2 <= int(self.coupling_bits) <= 32:
-            raise InvalidInputError(f"coupling_bits must be in 2..32 or None, got {self.coupling_bits}")
+            raise InvalidInputError(
+                f"coupling_bits must be in 2..32 or None, got {self.coupling_bits}", fix="pass e.g. 8, or None (analog)"
+            )
+        if (self.graph_factory is None) != (self.graph_id == ""):
+            raise InvalidInputError(
+                "a target with a graph_factory needs a graph_id (and one without needs none)",
+                fix="build user targets with Target.from_graph(...)",
+            )
         object.__setattr__(self, "timing", MappingProxyType(dict(self.timing)))
         object.__setattr__(self, "sources", tuple(self.sources))
 
-    def __hash__(self) -> int:  # the timing mapping is not hashable; these fields identify a target
-        return hash((self.name, self.kind, self.topology, self.num_qubits, self.h_range, self.j_range))
+    def __hash__(self) -> int:  # the timing mapping is not hashable; every other compared field is
+        return hash(
+            (
+                self.name,
+                self.kind,
+                self.topology,
+                self.num_qubits,
+                self.h_range,
+                self.j_range,
+                self.extended_j_range,
+                self.coupling_bits,
+                self.native_fields,
+                self.graph_id,
+            )
+        )
 
     # ------------------------------------------------------------------ graph
     @property
@@ -211,36 +146,26 @@ class Target:
         """All-to-all connectivity (no embedding needed)."""
         return self.topology == "complete"
 
-    @property
-    def has_graph(self) -> bool:
-        return self.graph_factory is not None
-
     def graph(self) -> nx.Graph | None:
-        """The hardware graph (built once per process and cached), or ``None`` if all-to-all / none.
-
-        Treat the returned graph as read-only: it is shared.
-        """
+        """The hardware graph (frozen, built once per process per ``graph_id``), or ``None``."""
         if self.graph_factory is None:
             return None
-        key = (self.name, self.topology, self.num_qubits)
         with _GRAPH_LOCK:
-            g = _GRAPH_CACHE.get(key)
+            g = _GRAPHS.get(self.graph_id)
             if g is None:
-                g = self.graph_factory()
-                _GRAPH_CACHE[key] = g
+                g = frozen_graph(self.graph_factory())
+                _GRAPHS[self.graph_id] = g
         return g
 
-    def largest_clique(self) -> int | None:
-        """Largest fully connected problem the target takes without decomposition.
+    def _require_graph(self) -> nx.Graph:
+        g = self.graph()
+        if g is None:
+            raise InvalidInputError(f"target {self.name!r} has no qubit graph", fix="use an annealer or gate target")
+        return g
 
-        Annealers: the largest busclique clique embedding (``None`` for custom graphs); CIMs:
-        all spins; gate devices and simulators: all qubits.
-        """
-        if self.kind == "annealer":
-            from ..passes.embed import clique_capacity
-
-            return clique_capacity(self)
-        return self.num_qubits
+    def edge_array(self) -> NDArray[np.int64]:
+        """The graph's couplers as a read-only ``[M, 2]`` array of qubit ids."""
+        return capacity.edge_array(self.graph_id, self._require_graph())
 
     def coupler_count(self) -> int | None:
         """Physical couplers of the graph; ``n(n-1)/2`` for all-to-all; ``None`` if unknown."""
@@ -249,12 +174,106 @@ class Target:
         g = self.graph()
         return None if g is None else int(g.number_of_edges())
 
+    # ------------------------------------------------------------------ capacity rules
+    def largest_clique(self) -> int | None:
+        """Largest fully connected problem the target takes without decomposition.
+
+        Annealers: the largest busclique clique embedding (``None`` for graphs of other
+        families: only an embedding attempt can tell); CIMs: all spins; gate devices and
+        simulators: all qubits.
+
+        >>> from qama_compile.targets import get_target
+        >>> get_target("chimera-c16").largest_clique(), get_target("cim-550").largest_clique()
+        (64, 550)
+        """
+        if self.kind == "annealer":
+            return capacity.clique_capacity(self.graph_id, self._require_graph())
+        return self.num_qubits
+
+    def variable_capacity(self, *, has_fields: bool = True) -> int | None:
+        """Most logical variables that fit without decomposition (``None``: only embedding can tell).
+
+        The largest clique (:meth:`largest_clique`), less the ancilla a CIM without native
+        fields spends on the fields of a problem that has any.
+        """
+        cap = self.largest_clique()
+        if cap is None:
+            return None
+        return cap - self.ancilla_spins(has_fields=has_fields)
+
+    def clique_embedding(self, size: int) -> tuple[tuple[int, ...], ...]:
+        """A deterministic, cached embedding of ``K_size`` (chain of variable ``i`` at index ``i``)."""
+        return capacity.clique_embedding(self.graph_id, self._require_graph(), int(size))
+
+    def ancilla_spins(self, *, has_fields: bool = True) -> int:
+        """Extra spins a problem costs beyond its variables: 1 for the fields on a CIM without native fields."""
+        return int(has_fields and self.kind == "cim" and not self.native_fields)
+
+    def needs_ancilla(self, ir: QuadraticIR) -> bool:
+        """Whether compiling ``ir`` adds an ancilla spin (see :meth:`ancilla_spins`)."""
+        return self.ancilla_spins(has_fields=bool(np.any(ir.to_spin().linear != 0))) == 1
+
+    def fit(self, ir: QuadraticIR) -> Fit:
+        """Whether ``ir`` fits this target by qubit and coupler counts (``fits=None``: only embedding can tell).
+
+        >>> from qama_compile import lower_attention
+        >>> from qama_compile.targets import get_target
+        >>> p = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 4, 4)), bits=2)
+        >>> get_target("cim-550").fit(p.ir).reason
+        '17 spins <= 550 (all-to-all)'
+        """
+        v, couplers = ir.num_variables, ir.num_couplers
+        if self.kind == "cim":
+            need = v + int(self.needs_ancilla(ir))
+            if need > self.num_qubits:
+                why = (
+                    f"needs {need} spins ({v} variables + ancilla for fields) > {self.num_qubits} spins of {self.name}"
+                )
+                return Fit(fits=False, reason=why, qubits_needed=need, qubit_limit=self.num_qubits)
+            why = f"{need} spins <= {self.num_qubits} (all-to-all)"
+            return Fit(fits=True, reason=why, qubits_needed=need, qubit_limit=self.num_qubits)
+        if self.kind in ("gate", "simulator"):
+            ok = v <= self.num_qubits
+            why = f"{v} qubits {'<=' if ok else 'needed >'} {self.num_qubits}" + ("" if ok else f" of {self.name}")
+            return Fit(fits=ok, reason=why, qubits_needed=v, qubit_limit=self.num_qubits)
+        if v > self.num_qubits:
+            why = f"{v} variables > {self.num_qubits} qubits of {self.name}"
+            return Fit(fits=False, reason=why, qubits_needed=v, qubit_limit=self.num_qubits)
+        physical = self.coupler_count()
+        if physical is not None and couplers > physical:
+            why = f"{couplers} logical couplers > {physical} physical couplers of {self.name}"
+            fits: bool | None = False
+            cap = None
+        else:
+            cap = self.largest_clique()
+            if cap is not None and v <= cap:
+                fits, why = True, f"{v} variables <= largest clique K_{cap} of {self.name} (clique embedding)"
+            elif cap is not None:
+                fits = None
+                why = (
+                    f"{v} variables > largest clique K_{cap} of {self.name}; only a heuristic embedding "
+                    f"(minorminer.find_embedding) can tell"
+                )
+            else:
+                fits, why = None, "custom graph: only an embedding attempt can tell"
+        return Fit(
+            fits=fits,
+            reason=why,
+            qubits_needed=v,
+            qubit_limit=self.num_qubits,
+            couplers_needed=couplers,
+            coupler_limit=physical,
+            clique_capacity=cap,
+        )
+
+    # ------------------------------------------------------------------ timing and precision
     def estimate_time_us(self, num_reads: int = 100, *, anneal_us: float | None = None) -> tuple[float, float] | None:
         """``(low, high)`` QPU access time in µs for ``num_reads`` from the timing model, or ``None``.
 
         Annealers: ``programming + reads * (anneal + readout + delay per sample)``, with the
         published readout range giving the low and high ends (D-Wave's QPU timing model).
 
+        >>> from qama_compile.targets import get_target
         >>> get_target("dwave-advantage").estimate_time_us(100)   # 14100 + 100 * (20 + 20.5 + 17..235)
         (19850.0, 41650.0)
         """
@@ -267,7 +286,6 @@ class Target:
         high = t["programming_us"] + num_reads * (per + float(t.get("readout_us_max", 0.0)))
         return float(low), float(high)
 
-    # ------------------------------------------------------------------ quantization grid
     def j_bounds(self, *, extended: bool = False) -> tuple[float, float]:
         """The coupling range, extended if asked and available."""
         return self.extended_j_range if (extended and self.extended_j_range) else self.j_range
@@ -294,14 +312,11 @@ class Target:
         sources: tuple[str, ...] = ("user-defined",),
         description: str = "",
     ) -> Target:
-        """A user target from a networkx graph (copied; node labels are the qubit ids)."""
-        import networkx as nx
-
-        if not isinstance(graph, nx.Graph):
-            raise InvalidInputError(f"graph must be a networkx.Graph, got {type(graph).__name__}")
-        g = nx.Graph(graph)
-        if any(not isinstance(n, int) for n in g.nodes):
-            g = nx.convert_node_labels_to_integers(g, ordering="sorted")
+        """A user target from a networkx graph (copied and frozen; node labels are the qubit ids)."""
+        try:
+            g = frozen_graph(graph)
+        except TypeError as exc:
+            raise InvalidInputError(str(exc), fix="pass a networkx.Graph") from None
         return cls(
             name=name,
             kind=kind,
@@ -315,11 +330,12 @@ class Target:
             timing=timing or {},
             sources=sources,
             description=description,
+            graph_id=graph_fingerprint(g),
             graph_factory=lambda: g,
         )
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready facts (the graph is not built unless it is cheap)."""
+        """JSON-ready facts (the graph is not built)."""
         return {
             "name": self.name,
             "kind": self.kind,
@@ -333,195 +349,5 @@ class Target:
             "timing": dict(self.timing),
             "sources": list(self.sources),
             "description": self.description,
+            "graph_id": self.graph_id,
         }
-
-
-# --------------------------------------------------------------------------- registry
-DWAVE_SPECIFIC = "https://docs.dwavequantum.com/en/latest/quantum_research/solver_properties_specific.html"
-DWAVE_ALL = "https://docs.dwavequantum.com/en/latest/quantum_research/solver_properties_all.html"
-IBM_PROCESSORS = "https://quantum.cloud.ibm.com/docs/guides/processor-types"
-HONJO_2021 = "Honjo et al., Sci. Adv. 7, eabh0952 (2021), https://pmc.ncbi.nlm.nih.gov/articles/PMC8480917"
-QAMA_PAPER = "Du et al., QAMA, arXiv:2504.11083 (CIM hardware experiment), https://arxiv.org/abs/2504.11083"
-
-
-def _aer_target() -> Target:
-    limit = statevector_qubit_limit()
-    return Target(
-        name="aer-statevector",
-        kind="simulator",
-        topology="none",
-        num_qubits=limit,
-        h_range=(-math.inf, math.inf),
-        j_range=(-math.inf, math.inf),
-        coupling_bits=None,
-        timing={"bytes_per_amplitude": STATEVECTOR_BYTES_PER_AMPLITUDE, "available_memory_bytes": _available_memory()},
-        sources=("qiskit-aer statevector: 2**n complex128 amplitudes (16 bytes each)",),
-        description="Qiskit Aer statevector simulator; qubit limit = floor(log2(available RAM / 16 B)) now",
-    )
-
-
-def _builtin() -> dict[str, Callable[[], Target]]:
-    return {
-        "dwave-advantage": lambda: Target(
-            name="dwave-advantage",
-            kind="annealer",
-            topology="pegasus",
-            num_qubits=5640,
-            h_range=(-4.0, 4.0),
-            j_range=(-1.0, 1.0),
-            extended_j_range=(-2.0, 1.0),
-            coupling_bits=None,
-            timing={
-                "programming_us": 14100.0,
-                "anneal_us": 20.0,
-                "readout_us_min": 17.0,
-                "readout_us_max": 235.0,
-                "delay_per_sample_us": 20.5,
-            },
-            sources=(
-                f"{DWAVE_SPECIFIC} (Advantage_system4.1: P16, 5627 working qubits, 40279 couplers, timing)",
-                f"{DWAVE_ALL} (h_range, j_range, extended_j_range, default anneal 20 us)",
-            ),
-            description="D-Wave Advantage, ideal Pegasus P16 graph (5640 fabric qubits; real QPUs miss a few)",
-            graph_factory=lambda: pegasus_graph(16),
-        ),
-        "dwave-advantage2": lambda: Target(
-            name="dwave-advantage2",
-            kind="annealer",
-            topology="zephyr",
-            num_qubits=4800,
-            h_range=(-4.0, 4.0),
-            j_range=(-1.0, 1.0),
-            extended_j_range=(-2.0, 1.0),
-            coupling_bits=None,
-            timing={
-                "programming_us": 33600.0,
-                "anneal_us": 20.0,
-                "readout_us_min": 17.0,
-                "readout_us_max": 101.0,
-                "delay_per_sample_us": 60.6,
-            },
-            sources=(
-                f"{DWAVE_SPECIFIC} (Advantage2_system1.7: Z12, 4592 working qubits, 41779 couplers, timing)",
-                f"{DWAVE_ALL} (h_range, j_range, extended_j_range as documented for QPU solvers)",
-            ),
-            description="D-Wave Advantage2, ideal Zephyr Z12 graph (4800 fabric qubits, t=4)",
-            graph_factory=lambda: zephyr_graph(12, 4),
-        ),
-        "chimera-c16": lambda: Target(
-            name="chimera-c16",
-            kind="annealer",
-            topology="chimera",
-            num_qubits=2048,
-            h_range=(-2.0, 2.0),
-            j_range=(-1.0, 1.0),
-            extended_j_range=(-2.0, 1.0),
-            coupling_bits=None,
-            timing={},
-            sources=(
-                "D-Wave 2000Q: Chimera C16 (16x16 K4,4 cells), ideal graph from dwave-graphs chimera_graph(16)",
-                "h/J ranges: commonly reported 2000Q values, unverified here (docs/targets.md)",
-            ),
-            description="Legacy D-Wave 2000Q, ideal Chimera C16 graph (2048 qubits)",
-            graph_factory=lambda: chimera_graph(16),
-        ),
-        "cim-550": lambda: Target(
-            name="cim-550",
-            kind="cim",
-            topology="complete",
-            num_qubits=550,
-            h_range=(-1.0, 1.0),
-            j_range=(-1.0, 1.0),
-            coupling_bits=8,
-            native_fields=False,
-            timing={},
-            sources=(QAMA_PAPER, "spin count and 8-bit signed couplings: project brief (DESIGN.md section 4)"),
-            description="Fully connected 550-spin CIM, 8-bit signed couplings; fields via an ancilla spin",
-        ),
-        "cim-100k": lambda: Target(
-            name="cim-100k",
-            kind="cim",
-            topology="complete",
-            num_qubits=100_512,
-            h_range=(-1.0, 1.0),
-            j_range=(-1.0, 1.0),
-            coupling_bits=8,
-            native_fields=False,
-            timing={},
-            sources=(
-                HONJO_2021 + " (100,512 DOPO spins, measurement-feedback coupling)",
-                "8-bit couplings: assumption of this toolkit (docs/targets.md)",
-            ),
-            description="Measurement-feedback CIM class, 100,512 spins (Honjo et al. 2021)",
-        ),
-        "ibm-heron": lambda: Target(
-            name="ibm-heron",
-            kind="gate",
-            topology="heavy-hex",
-            num_qubits=156,
-            h_range=(-math.inf, math.inf),
-            j_range=(-math.inf, math.inf),
-            coupling_bits=None,
-            timing={},
-            sources=(
-                f"{IBM_PROCESSORS} (Heron r2: 156 qubits, heavy-hexagonal lattice)",
-                "coupling map: heavy-hex rule (8 rows of 16 + 7x4 bridges, degree <= 3) built with qiskit",
-            ),
-            description="IBM Heron r2 heavy-hex device (156 qubits) for QAOA circuit counts",
-            graph_factory=_heron_graph,
-        ),
-        "aer-statevector": _aer_target,
-    }
-
-
-_USER_TARGETS: dict[str, Target] = {}
-
-#: Short names accepted by :func:`get_target`.
-ALIASES: dict[str, str] = {
-    "advantage": "dwave-advantage",
-    "pegasus": "dwave-advantage",
-    "advantage2": "dwave-advantage2",
-    "zephyr": "dwave-advantage2",
-    "chimera": "chimera-c16",
-    "2000q": "chimera-c16",
-    "cim": "cim-550",
-    "heron": "ibm-heron",
-    "aer": "aer-statevector",
-    "statevector": "aer-statevector",
-}
-
-
-def register_target(target: Target, *, overwrite: bool = False) -> Target:
-    """Add a user target to the registry (by its name)."""
-    if not overwrite and (target.name in _builtin() or target.name in _USER_TARGETS):
-        raise InvalidInputError(f"target {target.name!r} already exists", fix="pass overwrite=True or pick a new name")
-    _USER_TARGETS[target.name] = target
-    return target
-
-
-def available_targets() -> list[str]:
-    """Names of the shipped and registered targets.
-
-    >>> "dwave-advantage" in available_targets()
-    True
-    """
-    return sorted(set(_builtin()) | set(_USER_TARGETS))
-
-
-def get_target(name: str | Target) -> Target:
-    """The target ``name`` (a :class:`Target` passes through)."""
-    if isinstance(name, Target):
-        return name
-    if name in _USER_TARGETS:
-        return _USER_TARGETS[name]
-    name = ALIASES.get(name.lower(), name) if isinstance(name, str) else name
-    factories = _builtin()
-    if name not in factories:
-        known = available_targets()
-        raise UnknownNameError(
-            f"unknown target {name!r}; known targets: {', '.join(known)}",
-            fix="pick a known target or build one with Target.from_graph(...)",
-            name=name,
-            known=known,
-        )
-    return factories[name]()

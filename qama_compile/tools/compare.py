@@ -231,10 +231,10 @@ def _failed_row(b: int, name: str, reason: str) -> dict[str, Any]:
     return row
 
 
-def _hardware_time(samplesets: Sequence[Any]) -> float | None:
-    for ss in samplesets:
+def _hardware_time(backend_info: Sequence[Mapping[str, Any]]) -> float | None:
+    for info in backend_info:
         for key in _HARDWARE_KEYS:
-            value = ss.info.get(key)
+            value = info.get(key)
             if value is not None:
                 return float(value)
     return None
@@ -402,9 +402,9 @@ def compare(
             counts = np.asarray(res.read_counts[0], dtype=np.float64)
             total = float(counts.sum())
             p = float(counts[e <= ref_e + tol].sum() / total) if total else 0.0
-            wall = float(res.info["wall_time_s"][0])
+            wall = float(res.info.wall_time_s[0])
             w = res.weights[0]
-            cbf = res.info.get("chain_break_fraction")
+            cbf = res.info.chain_break_fraction or None
             rows.append(
                 {
                     "problem": b,
@@ -419,7 +419,7 @@ def compare(
                     "p_ground": p,
                     "tts99_s": tts99(wall / max(total, 1.0), p),
                     "wall_time_s": wall,
-                    "hardware_time_s": _hardware_time(res.samplesets),
+                    "hardware_time_s": _hardware_time(res.info.backend_info),
                     "chain_break_fraction": None if cbf is None else float(cbf[0]),
                     "mask_mae": None if ref_w is None else float(np.abs(w - ref_w).mean()),
                     "hard_mask_agreement": None if ref_w is None else float(((w > 0) == (ref_w > 0)).mean()),

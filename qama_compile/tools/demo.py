@@ -123,9 +123,8 @@ def run_backend(
         return BackendRow(name, "failed", wall_time_s=time.perf_counter() - t0, reason=str(exc))
     wall = time.perf_counter() - t0
     energy = float(result.energies[0])
-    # solve() has checked every reported energy against the IR, so the record is trustworthy
-    record = result.samplesets[0].record
-    reads = np.repeat(np.asarray(record.energy, dtype=np.float64), np.asarray(record.num_occurrences))
+    # solve() recomputed every read's energy from the IR (and checked what the backend reported)
+    reads = np.repeat(result.read_energies[0], result.read_counts[0])
     gap = None
     if ground is not None:  # equal energies recomputed in different batch shapes differ by ~1e-15
         gap = energy - ground

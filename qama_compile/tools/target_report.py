@@ -33,10 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from ..compiler.driver import compile
 from ..core.ir import QuadraticIR
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError, ProblemTooLargeError
-from ..targets.target import STATEVECTOR_BYTES_PER_AMPLITUDE, Target, get_target
+from ..passes.reports import AnalysisReport, EmbeddingReport, QuantizationReport
+from ..targets import STATEVECTOR_BYTES_PER_AMPLITUDE, Target, get_target
 from .plotting import new_figure, save_png
 
 #: Gate targets: transpile QAOA only up to this many qubits.
@@ -84,20 +86,12 @@ def _shape(problem: AttentionProblem | QuadraticIR) -> tuple[int, int, int] | No
     return None
 
 
-def _capacity(target: Target, *, has_fields: bool = True) -> int | None:
-    """Variables the target takes without decomposition (clique / spins / qubits)."""
-    cap = target.largest_clique()
-    if cap is None:
-        return None
-    return cap - int(target.kind == "cim" and not target.native_fields and has_fields)
-
-
 def _gate_counts(ir: QuadraticIR, target: Target, depths: Sequence[int], seed: int) -> dict[str, Any]:
     from qiskit import transpile
     from qiskit.circuit.library import qaoa_ansatz
 
     from ..core.convert import ir_to_pauli
-    from ..targets.target import heron_coupling_map
+    from ..targets.graphs import heron_coupling_map
 
     op, _ = ir_to_pauli(ir, 0)
     out: dict[str, Any] = {}
@@ -128,8 +122,6 @@ def inspect_targets(
     max_gate_qubits: int = MAX_GATE_QUBITS,
 ) -> list[dict[str, Any]]:
     """One row per target for problem 0 of the batch (see the module docstring)."""
-    from ..compiler.driver import compile
-
     ir = problem.ir if isinstance(problem, AttentionProblem) else problem
     ir0 = ir.select([0])
     shape = _shape(problem)
@@ -149,23 +141,23 @@ def inspect_targets(
         try:
             cp = compile(ir0, target=target, seed=seed, timeout=timeout)
         except ProblemTooLargeError as exc:
-            row.update({"fits": False, "reason": str(exc).split("; fix:")[0], "physical_qubits": None})
+            row.update({"fits": False, "reason": exc.message, "physical_qubits": None})
         else:
-            emb = cp.properties.get("embedding", {})
-            quant = cp.properties.get("quantization", {})
+            analysis, emb = cp.report(AnalysisReport), cp.report(EmbeddingReport)
+            quant = cp.report(QuantizationReport)
             row.update(
                 {
                     "fits": True,
-                    "reason": cp.properties.get("analysis", {}).get("reason", ""),
+                    "reason": "" if analysis is None else analysis.fit.reason,
                     "physical_qubits": cp.num_qubits,
-                    "max_chain_length": emb.get("max_chain_length"),
-                    "mean_chain_length": emb.get("mean_chain_length"),
-                    "utilisation": emb.get("utilisation"),
-                    "max_coefficient_error": quant.get("max_coefficient_error"),
-                    "rms_coefficient_error": quant.get("rms_coefficient_error"),
+                    "max_chain_length": None if emb is None else emb.max_chain_length,
+                    "mean_chain_length": None if emb is None else emb.mean_chain_length,
+                    "utilisation": None if emb is None else emb.utilisation,
+                    "max_coefficient_error": None if quant is None else quant.max_coefficient_error,
+                    "rms_coefficient_error": None if quant is None else quant.rms_coefficient_error,
                 }
             )
-        cap = _capacity(target, has_fields=has_fields)
+        cap = target.variable_capacity(has_fields=has_fields)
         if shape is not None and cap is not None:
             h, _, q = shape
 
@@ -190,10 +182,8 @@ def inspect_targets(
 
 
 def _clique_qubits(target: Target, size: int) -> tuple[int, int] | None:
-    from ..passes.embed import clique_embedding
-
     try:
-        chains = clique_embedding(target, size)
+        chains = target.clique_embedding(size)
     except ProblemTooLargeError:
         return None
     lengths = [len(c) for c in chains]
@@ -275,7 +265,7 @@ def sweep(
         }
         whole = _clique_qubits(tgt, variables) if tgt.kind == "annealer" else None
         if tgt.kind != "annealer":
-            row[f"qubits_{tgt.name}"] = variables + int(tgt.kind == "cim" and not tgt.native_fields)
+            row[f"qubits_{tgt.name}"] = variables + tgt.ancilla_spins()
             row["embedding"] = "all-to-all" if tgt.kind == "cim" else "identity"
         elif whole is not None:
             row[f"qubits_{tgt.name}"], row["max_chain_length"] = whole
@@ -290,7 +280,7 @@ def sweep(
                 else f"one head at a time: clique K_{n * q} (decomposed by head)"
             )
         for t in extra:
-            cap = _capacity(t)
+            cap = t.variable_capacity()
             row[f"fits_{t.name}"] = None if cap is None else variables <= cap
         rows.append(row)
     if plot is not None:

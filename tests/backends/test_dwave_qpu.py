@@ -90,6 +90,6 @@ def test_compiled_for_a_target_goes_to_the_chip_directly() -> None:
     )
     result = solve(problem, backend=DWaveBackend(child=child), num_reads=50, seed=0, target="chimera-c16")
     ss = result.samplesets[0]
-    assert ss.info["native"] is True and result.info["physical_qubits"] == ss.info["embedding_qubits"] > 12
-    assert 0.0 <= result.info["chain_break_fraction"][0] <= 1.0  # from the compiler's decoder
+    assert ss.info["native"] is True and result.info.physical_qubits == ss.info["embedding_qubits"] > 12
+    assert 0.0 <= result.info.chain_break_fraction[0] <= 1.0  # from the compiler's decoder
     assert result.energies[0] == pytest.approx(solve(problem, backend="exact").energies[0], abs=1e-9)

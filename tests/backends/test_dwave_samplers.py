@@ -103,9 +103,9 @@ def test_sa_on_a_target_decodes_to_logical_ground_states() -> None:
     problem = lower_attention(*np.random.default_rng(11).normal(size=(3, 2, 2, 3, 4)), bits=2)  # 2 x 12 variables
     result = solve(problem, backend="sa", num_reads=50, seed=0, target="dwave-advantage")
     exact = solve(problem, backend="exact")
-    assert result.info["target"] == "dwave-advantage" and result.info["physical_qubits"] > 12
-    assert len(result.info["chain_break_fraction"]) == 2
-    assert all(0.0 <= f <= 1.0 for f in result.info["chain_break_fraction"])
+    assert result.info.target == "dwave-advantage" and result.info.physical_qubits > 12
+    assert len(result.info.chain_break_fraction) == 2
+    assert all(0.0 <= f <= 1.0 for f in result.info.chain_break_fraction)
     for b in range(2):  # logical energies recomputed from the logical problem
         np.testing.assert_allclose(result.read_energies[b], problem.energies(result.read_samples[b])[b])
         assert set(result.samplesets[b].variables) != set(problem.to_bqm(b).variables)  # physical qubits

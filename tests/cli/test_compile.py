@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from qama_compile import lower_attention
-from qama_compile.cli import cmd_compile
 from qama_compile.cli.main import main
 from qama_compile.core.problem import AttentionProblem
 from qama_compile.formats import load
@@ -153,26 +152,6 @@ def test_bad_tensor_files(tmp_path: Path, capsys) -> None:  # type: ignore[no-un
     np.savez(tmp_path / "nan.npz", q=q, k=k, v=v)
     assert main(["compile", str(tmp_path / "nan.npz"), "-o", str(tmp_path / "p.coo")]) == 2
     assert "tensor 'q' contains NaN" in capsys.readouterr().err
-
-
-def test_target_delegates_to_compiler(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    calls: dict[str, object] = {}
-
-    class Compiled:
-        def export(self, path: str, *, format: str | None = None) -> Path:
-            calls["export"] = (path, format)
-            Path(path).write_text("physical")
-            return Path(path)
-
-    def fake_compile(problem: AttentionProblem, *, target: str) -> Compiled:
-        calls["compile"] = (problem.shape, target)
-        return Compiled()
-
-    monkeypatch.setattr(cmd_compile, "compile_problem", fake_compile)
-    out = tmp_path / "phys.json"
-    assert main(["compile", "--random", "1,2,2,3", "--bits", "1", "--target", "cim-550", "-o", str(out)]) == 0
-    assert calls == {"compile": ((1, 2, 2, 1), "cim-550"), "export": (str(out), None)}
-    assert "for target cim-550" in capsys.readouterr().out
 
 
 def test_help_has_examples(capsys) -> None:  # type: ignore[no-untyped-def]

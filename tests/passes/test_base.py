@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,6 +20,8 @@ from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import CompilationError, InvalidInputError
 from qama_compile.passes import available_passes, get_pass
 from qama_compile.passes.base import Pass, PassContext, PassManager, PassRecord
+from qama_compile.passes.options import CompileOptions
+from qama_compile.passes.reports import PassReport
 
 
 def _ir() -> QuadraticIR:
@@ -33,12 +36,17 @@ def _ir() -> QuadraticIR:
 
 
 @dataclass(frozen=True)
+class ScaleReport(PassReport):
+    factor: float
+
+
+@dataclass(frozen=True)
 class Scale(Pass):
     name: ClassVar[str] = "scale"
     factor: float = 2.0
 
     def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
-        context.report(lost={"nothing": 0}, details={"factor": self.factor})
+        context.add(ScaleReport(factor=self.factor))
         return QuadraticIR(
             vartype=ir.vartype,
             linear=ir.linear * self.factor,
@@ -81,7 +89,8 @@ def test_records_one_per_pass_with_counts_and_report() -> None:
     assert [r.name for r in ctx.records] == ["scale", "scale"]
     assert all(isinstance(r, PassRecord) and r.wall_time_s >= 0 for r in ctx.records)
     assert ctx.records[0].variables == 3 and ctx.records[0].couplers == 2 and ctx.records[0].qubits is None
-    assert ctx.records[1].details == {"factor": 3.0} and ctx.records[0].lost == {"nothing": 0}
+    assert ctx.records[1].report == ScaleReport(factor=3.0) and ctx.get(ScaleReport) == ScaleReport(factor=3.0)
+    assert ctx.records[0].as_dict()["report"] == {"type": "ScaleReport", "factor": 2.0}
     np.testing.assert_allclose(out.linear, ir.linear * 6)
 
 
@@ -118,13 +127,38 @@ def test_combining_pipelines_leaves_both_unchanged() -> None:
     np.testing.assert_allclose(out.linear, _ir().linear * 30)
 
 
-def test_context_options_are_read_only_and_on_record_called() -> None:
+def test_context_options_are_typed_and_frozen_and_on_record_called() -> None:
     seen: list[str] = []
-    _, ctx = PassManager([Scale()]).run(_ir(), seed=3, on_record=lambda r: seen.append(r.name))
-    assert ctx.option("seed") == 3 and ctx.option("missing", 7) == 7
-    with pytest.raises(TypeError):
-        ctx.options["seed"] = 4  # type: ignore[index]
+    _, ctx = PassManager([Scale()]).run(_ir(), options=CompileOptions(seed=3), on_record=lambda r: seen.append(r.name))
+    assert ctx.options.seed == 3 and ctx.options.embedding == "auto"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ctx.options.seed = 4  # type: ignore[misc]
     assert seen == ["scale"]
+    with pytest.raises(InvalidInputError, match="not both"):
+        PassManager([Scale()]).run(_ir(), options=CompileOptions(), context=ctx)
+    with pytest.raises(InvalidInputError, match="PassReport"):
+        ctx.add({"factor": 1.0})  # type: ignore[arg-type]
+
+
+class DropsAVariable(Pass):
+    name: ClassVar[str] = "drops"
+
+    def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
+        return QuadraticIR.from_coo(linear=ir.linear[:, 1:], vartype=ir.vartype)
+
+
+class DropsAProblem(Pass):
+    name: ClassVar[str] = "drops-problem"
+
+    def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
+        return ir.select([0])
+
+
+def test_manager_enforces_decoders_and_batch_size() -> None:
+    with pytest.raises(CompilationError, match="without appending a decoder"):
+        PassManager([DropsAVariable()]).run(_ir())
+    with pytest.raises(CompilationError, match="changed the batch size"):
+        PassManager([DropsAProblem()]).run(_ir())
 
 
 def test_fix_variables_and_vartype_change_decode_in_reverse_order() -> None:

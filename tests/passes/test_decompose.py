@@ -1,45 +1,15 @@
-"""Decomposition: plans, block-coordinate descent, the pass (qama_compile.passes.decompose)."""
+"""Decomposition planning: partitions, alternates and the pass (qama_compile.passes.decompose)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
-import dimod
 import numpy as np
 import pytest
-from dwave.samplers import SimulatedAnnealingSampler
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from qama_compile import InvalidInputError, ProblemTooLargeError, lower_attention
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.passes.base import PassManager
-from qama_compile.passes.decompose import (
-    DecomposePass,
-    alternate_plans,
-    plan_blocks,
-    solve_decomposed,
-)
-
-
-def all_states(v: int) -> np.ndarray:
-    return ((np.arange(2**v)[:, None] >> np.arange(v)) & 1).astype(np.int8)
-
-
-def exact_ground(ir: QuadraticIR) -> np.ndarray:
-    """Ground energy of every problem by enumeration (independent of the backends)."""
-    qubo = ir.to_binary()
-    v = qubo.num_variables
-    low = v // 2  # E = E_low + E_high + x_low U_lh x_high: a [2^low, 2^(v-low)] table per problem
-    xl, xh = all_states(low).astype(np.float64), all_states(v - low).astype(np.float64)
-    out = []
-    for b in range(qubo.batch_size):
-        q, a = qubo.dense_matrix(b), qubo.linear[b]
-        e_low = xl @ a[:low] + ((xl @ q[:low, :low]) * xl).sum(axis=1)
-        e_high = xh @ a[low:] + ((xh @ q[low:, low:]) * xh).sum(axis=1)
-        table = e_low[:, None] + e_high[None, :] + xl @ q[:low, low:] @ xh.T
-        out.append(qubo.offset[b] + table.min())
-    return np.array(out)
+from qama_compile.passes.decompose import DecomposePass, DecomposePlan, alternate_plans, plan_blocks
+from qama_compile.targets import get_target
 
 
 def qama(seed: int, *, batch: int = 1, heads: int = 2, tokens: int = 4, bits: int = 2) -> QuadraticIR:
@@ -94,8 +64,6 @@ def test_too_large_to_split_raises_with_counts_and_limit() -> None:
     with pytest.raises(ProblemTooLargeError, match=r"a head has 16 variables.*limit of 8") as info:
         plan_blocks(ir, max_variables=8, strategy="head")
     assert (info.value.fields["size"], info.value.fields["limit"]) == (16, 8)
-    with pytest.raises(ProblemTooLargeError):
-        solve_decomposed(ir, sampler="exact", max_variables=2)
 
 
 def test_bad_options_are_refused() -> None:
@@ -104,145 +72,42 @@ def test_bad_options_are_refused() -> None:
         plan_blocks(ir, max_variables=4, strategy="rows")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="max_variables"):
         plan_blocks(ir, max_variables=0)
-    with pytest.raises(InvalidInputError, match="sweeps"):
-        solve_decomposed(ir, sampler="exact", max_variables=4, sweeps=0)
-    with pytest.raises(InvalidInputError, match="initial"):
-        solve_decomposed(ir, sampler="exact", max_variables=4, initial=np.full(ir.num_variables, 2))
-    with pytest.raises(InvalidInputError, match="backend limit of 30"):
-        solve_decomposed(qama(0, heads=2, tokens=4, bits=4), sampler="exact", max_variables=32)
-
-
-# --------------------------------------------------------------------------- descent
-@given(
-    seed=st.integers(0, 10_000),
-    limit=st.sampled_from([2, 4, 6]),
-    strategy=st.sampled_from(["head", "tokens", "auto"]),
-    restarts=st.sampled_from([1, 2]),
-    random_start=st.booleans(),
-)
-@settings(max_examples=8)
-def test_energy_never_increases(seed: int, limit: int, strategy: str, restarts: int, random_start: bool) -> None:
-    """With a deliberately weak stochastic sampler, rejected moves must keep the history monotone."""
-    ir = qama(seed, batch=2, heads=3, tokens=3, bits=1 if strategy == "head" and limit < 6 else 2)
-    if strategy == "head" and ir.num_variables // 3 > limit:
-        strategy = "tokens"
-    start = np.random.default_rng(seed).integers(0, 2, size=(2, ir.num_variables)) if random_start else None
-    if limit == 2:  # keep the number of sampler calls (the cost) small
-        ir, start = ir.select([0]), None if start is None else start[:1]
-    weak = SimulatedAnnealingSampler()
-    result = solve_decomposed(
-        ir,
-        sampler=weak,
-        max_variables=limit,
-        strategy=strategy,
-        sweeps=3,
-        num_reads=1,
-        seed=seed,  # type: ignore[arg-type]
-        initial=start,
-        restarts=restarts,
-        sample_options={"num_sweeps": 2},
-    )
-    assert result.history.shape[0] == ir.batch_size and result.history.shape[1] >= 2
-    assert np.all(np.diff(result.history, axis=1) <= 0)
-    np.testing.assert_allclose(result.history[:, -1], result.energies)
-    np.testing.assert_allclose(ir.energies(result.samples[:, None, :])[:, 0], result.energies, rtol=0, atol=1e-9)
-    if start is not None and restarts == 1:
-        assert np.all(result.energies <= ir.energies(start[:, None, :])[:, 0] + 1e-12)
-        assert np.all(result.history[:, 0] == ir.energies(start[:, None, :])[:, 0])
-
-
-def test_same_seed_same_result() -> None:
-    ir = qama(5, batch=2, heads=2, tokens=4, bits=2)
-    kwargs = {
-        "sampler": SimulatedAnnealingSampler(),
-        "max_variables": 4,
-        "num_reads": 3,
-        "restarts": 2,
-        "sweeps": 3,
-        "sample_options": {"num_sweeps": 20},
-    }
-    a = solve_decomposed(ir, seed=11, **kwargs)  # type: ignore[arg-type]
-    b = solve_decomposed(ir, seed=11, **kwargs)  # type: ignore[arg-type]
-    assert np.array_equal(a.samples, b.samples) and np.array_equal(a.history, b.history)
-
-
-def test_vectorised_exact_path_matches_a_generic_exact_sampler() -> None:
-    ir = qama(4, batch=4, heads=3, tokens=3, bits=1)
-    fast = solve_decomposed(ir, sampler="exact", max_variables=3, seed=0)
-    generic = solve_decomposed(ir, sampler=dimod.ExactSolver(), max_variables=3, seed=0)
-    assert fast.info["enumerated_subproblems"] > 0 and fast.info["sampler_calls"] == 0
-    assert generic.info["sampler_calls"] > 0
-    np.testing.assert_allclose(fast.history, generic.history, rtol=0, atol=1e-9)
-
-
-def test_one_block_is_an_exact_solve() -> None:
-    ir = qama(2, batch=3, heads=2, tokens=3, bits=2)
-    result = solve_decomposed(ir, sampler="exact", max_variables=ir.num_variables, seed=0)
-    assert result.info["sweeps_run"] == 1 and len(result.info["blocks"]) == 1
-    np.testing.assert_allclose(result.energies, exact_ground(ir), rtol=0, atol=1e-9)
-
-
-def test_spin_ir_gives_binary_samples_with_the_same_energy() -> None:
-    ir = qama(3, heads=2, tokens=3, bits=1)
-    spin = ir.to_spin()
-    a = solve_decomposed(ir, sampler="exact", max_variables=3, seed=0)
-    b = solve_decomposed(spin, sampler="exact", max_variables=3, seed=0)
-    assert np.array_equal(a.samples, b.samples)
-    np.testing.assert_allclose(a.energies, spin.energies((2 * b.samples - 1)[:, None, :])[:, 0])
-
-
-# Measured on 100 seeded instances each (docs/decomposition.md): 88/100, 97/100 and 91/100;
-# on the 50 instances here (seed 7): 42/50, 48/50 and 46/50. The floors leave a margin.
-OPTIMUM_CASES = [
-    # (heads, tokens, bits, max_variables, strategy, restarts, floor)
-    (3, 3, 2, 6, "head", 1, 0.70),
-    (2, 4, 2, 4, "tokens", 4, 0.85),
-    (3, 3, 1, 3, "head", 1, 0.80),
-]
-
-
-@pytest.mark.parametrize(("heads", "tokens", "bits", "limit", "strategy", "restarts", "floor"), OPTIMUM_CASES)
-def test_matches_the_exact_optimum_in_most_seeded_instances(
-    heads: int, tokens: int, bits: int, limit: int, strategy: str, restarts: int, floor: float
-) -> None:
-    ir = qama(7, batch=50, heads=heads, tokens=tokens, bits=bits)
-    result = solve_decomposed(
-        ir,
-        sampler="exact",
-        max_variables=limit,
-        strategy=strategy,  # type: ignore[arg-type]
-        restarts=restarts,
-        seed=0,
-    )
-    ground = exact_ground(ir)
-    assert np.all(result.energies >= ground - 1e-9)
-    hit = np.isclose(result.energies, ground, rtol=0, atol=1e-9)
-    assert hit.mean() >= floor, f"matched the optimum in {hit.sum()}/{hit.size}"
 
 
 # --------------------------------------------------------------------------- the pass
-def test_pass_records_a_plan_only_when_over_the_limit() -> None:
+def test_pass_adds_a_plan_that_says_whether_it_is_needed() -> None:
     ir = qama(0, heads=2, tokens=5, bits=2)  # 20 variables, heads of 10
     out, ctx = PassManager([DecomposePass(max_variables=8)]).run(ir)
     assert out is ir
-    info = ctx.properties["decompose"]
-    assert info["needed"] and info["plan"].sizes == [6, 4, 6, 4] and "20 variables > limit 8" in info["reason"]
-    assert ctx.records[0].details["blocks"] == 4
-    result = solve_decomposed(ir, sampler="exact", max_variables=8, plan=info["plan"], seed=0)
-    assert result.info["blocks"] == [b.tolist() for b in info["plan"].blocks]
+    plan = ctx.get(DecomposePlan)
+    assert plan is not None and ctx.records[0].report is plan
+    assert plan.needed and plan.sizes == [6, 4, 6, 4] and "20 variables > limit 8" in plan.reason
 
     _, ctx = PassManager([DecomposePass(max_variables=64)]).run(ir)
-    assert ctx.properties["decompose"]["needed"] is False
+    plan = ctx.get(DecomposePlan)
+    assert plan is not None and not plan.needed and plan.reason == "fits" and plan.sizes == [20]
 
-    _, ctx = PassManager([DecomposePass()]).run(ir, max_variables=30, max_clique=6)  # clique limit from options
-    assert ctx.properties["decompose"]["needed"] and max(ctx.properties["decompose"]["plan"].sizes) <= 6
+    _, ctx = PassManager([DecomposePass(max_variables=30, max_clique=6)]).run(ir)
+    plan = ctx.get(DecomposePlan)
+    assert plan is not None and plan.needed and max(plan.sizes) <= 6 and "largest clique 6" in plan.reason
 
-    target = SimpleNamespace(num_qubits=5000, largest_clique=lambda: 12)
-    _, ctx = PassManager([DecomposePass()]).run(ir, target=target)  # type: ignore[arg-type]
-    assert ctx.properties["decompose"]["needed"] is False  # heads of 10 fit a 12-clique
 
-    _, ctx = PassManager([DecomposePass()]).run(ir)
-    assert ctx.properties["decompose"] == {"needed": False, "reason": "no limit given"}
+def test_pass_takes_its_limits_from_the_target() -> None:
+    ir = qama(0, heads=2, tokens=16, bits=2)  # 64 variables, heads of 32
+    _, ctx = PassManager([DecomposePass()]).run(ir, target=get_target("chimera-c16"))  # K_64, 2048 qubits
+    plan = ctx.get(DecomposePlan)
+    assert plan is not None and not plan.needed  # heads of 32 fit the 64-clique
+    _, ctx = PassManager([DecomposePass()]).run(qama(0, heads=1, tokens=40, bits=2), target=get_target("chimera-c16"))
+    plan = ctx.get(DecomposePlan)
+    assert plan is not None and plan.needed and max(plan.sizes) <= 64
+    _, ctx = PassManager([DecomposePass()]).run(ir, target=get_target("cim-550"))
+    plan = ctx.get(DecomposePlan)
+    assert plan is not None and plan.max_variables == 549  # 550 spins, one is the ancilla for the fields
+
+
+def test_pass_refuses_to_run_without_any_limit() -> None:
+    with pytest.raises(InvalidInputError, match="needs a limit"):
+        PassManager([DecomposePass()]).run(qama(0))
 
 
 def test_pass_raises_when_nothing_fits() -> None:

@@ -12,19 +12,14 @@ from hypothesis import strategies as st
 
 from qama_compile import lower_attention
 from qama_compile.core.convert import ir_to_bqm
-from qama_compile.core.decode import decode_samples_with_info
+from qama_compile.core.decode import AncillaGauge, ChainEmbedding, decode_samples_with_info
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import ProblemTooLargeError
 from qama_compile.passes.base import PassManager
-from qama_compile.passes.embed import (
-    AncillaGauge,
-    ChainEmbedding,
-    EmbedPass,
-    clique_capacity,
-    logical_edges,
-    torque_chain_strength,
-)
-from qama_compile.targets.target import Target, get_target
+from qama_compile.passes.embed import EmbedPass, logical_edges, torque_chain_strength
+from qama_compile.passes.options import CompileOptions
+from qama_compile.passes.reports import EmbeddingReport
+from qama_compile.targets import Target, get_target
 
 CHIMERA = get_target("chimera-c16")
 
@@ -60,7 +55,9 @@ def _check_verifies(ir: QuadraticIR, step: ChainEmbedding, target: Target) -> No
 def test_embedding_verifies_and_intact_chains_keep_the_energy(v: int, density: float, seed: int, method: str) -> None:
     rng = np.random.default_rng(seed)
     ir = _random_ir(rng, v, density)
-    phys, ctx = PassManager([EmbedPass(method=method, seed=seed)]).run(ir, target=CHIMERA)  # type: ignore[arg-type]
+    phys, ctx = PassManager([EmbedPass(method=method)]).run(  # type: ignore[arg-type]
+        ir, target=CHIMERA, options=CompileOptions(seed=seed)
+    )
     step = ctx.decoders[-1]
     assert isinstance(step, ChainEmbedding)
     _check_verifies(ir, step, CHIMERA)
@@ -78,7 +75,9 @@ def test_matches_dwave_embed_bqm_energies(rng: np.random.Generator) -> None:
     phys, ctx = PassManager([EmbedPass()]).run(problem.ir, target=get_target("dwave-advantage"))
     step = ctx.decoders[-1]
     assert isinstance(step, ChainEmbedding)
-    cs = ctx.properties["embedding"]["chain_strength"][0]
+    report = ctx.get(EmbeddingReport)
+    assert report is not None
+    cs = report.chain_strength[0]
     labels = problem.ir.label_tuples()
     ref = embed_bqm(
         ir_to_bqm(problem.ir, 0, vartype="SPIN"),
@@ -101,8 +100,11 @@ def test_chain_strength_torque_and_user_value(rng: np.random.Generator) -> None:
     for b in range(3):
         assert cs[b] == pytest.approx(uniform_torque_compensation(ir_to_bqm(ir, b, vartype="SPIN")))
     _, ctx = PassManager([EmbedPass(chain_strength=2.5)]).run(ir, target=CHIMERA)
-    assert ctx.properties["embedding"]["chain_strength"] == [2.5, 2.5, 2.5]
-    assert ctx.properties["embedding"]["chain_strength_source"] == "user"
+    report = ctx.get(EmbeddingReport)
+    assert report is not None and report.chain_strength == (2.5, 2.5, 2.5) and report.chain_strength_source == "user"
+    _, ctx = PassManager([EmbedPass()]).run(ir, target=CHIMERA, options=CompileOptions(chain_strength=(1.0, 2.0, 3.0)))
+    report = ctx.get(EmbeddingReport)
+    assert report is not None and report.chain_strength == (1.0, 2.0, 3.0)
 
 
 def test_unembedding_methods_and_chain_breaks() -> None:
@@ -147,7 +149,7 @@ def test_user_graph_target_and_clique_cache() -> None:
     step = ctx.decoders[-1]
     assert isinstance(step, ChainEmbedding)
     _check_verifies(ir, step, target)
-    assert clique_capacity(target) is None and clique_capacity(CHIMERA) == 64
+    assert target.largest_clique() is None and CHIMERA.largest_clique() == 64
     _, ctx2 = PassManager([EmbedPass(method="clique")]).run(ir, target=target)
     np.testing.assert_array_equal(ctx2.decoders[-1].qubits, step.qubits)  # type: ignore[attr-defined]
 

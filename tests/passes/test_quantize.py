@@ -10,8 +10,10 @@ from hypothesis import strategies as st
 from qama_compile import lower_attention
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.passes.base import PassManager
+from qama_compile.passes.options import CompileOptions
 from qama_compile.passes.quantize import QuantizePass, grid_step, scale_factors
-from qama_compile.targets.target import Target, get_target
+from qama_compile.passes.reports import QuantizationReport
+from qama_compile.targets import Target, get_target
 
 CIM = get_target("cim-550")
 ADV = get_target("dwave-advantage")
@@ -55,30 +57,34 @@ def test_coefficients_on_the_grid_inside_the_ranges(
         extended_j_range=(-2.0, 1.0),
         coupling_bits=bits,
     )
-    out, ctx = PassManager([QuantizePass(rounding=rounding, seed=seed, max_exact=0)]).run(  # type: ignore[arg-type]
-        ir, target=target
+    out, ctx = PassManager([QuantizePass(rounding=rounding, max_exact=0)]).run(  # type: ignore[arg-type]
+        ir, target=target, options=CompileOptions(seed=seed)
     )
-    q = ctx.properties["quantization"]
+    q = ctx.get(QuantizationReport)
+    assert q is not None
     _on_grid(out.linear, grid_step(target.h_range, bits), target.h_range)
-    jb = tuple(q["j_bounds"])
-    _on_grid(out.data, grid_step(jb, bits), jb)  # type: ignore[arg-type]
+    _on_grid(out.data, grid_step(q.j_bounds, bits), q.j_bounds)
     # reported errors are honest: recompute them
-    scale = np.asarray(q["scale"])[:, None]
+    scale = np.asarray(q.scale)[:, None]
     err = np.concatenate([out.linear / scale - ir.linear, out.data / scale - ir.data], axis=1)
-    assert q["max_coefficient_error"] == pytest.approx(np.abs(err).max())
+    assert q.max_coefficient_error == pytest.approx(np.abs(err).max())
+    assert q.zeroed_couplers == tuple(((ir.data != 0) & (out.data == 0)).sum(axis=1).tolist())
+    assert q.nonzero_couplers == tuple((out.data != 0).sum(axis=1).tolist())
     # the energy bound holds for random assignments
     s = np.random.default_rng(seed + 1).choice([-1, 1], size=(50, v))
     gap = np.abs(out.energies(s) / scale - ir.energies(s))
-    assert np.all(gap <= np.asarray(q["energy_error_bound"])[:, None] + 1e-9)
+    assert np.all(gap <= np.asarray(q.energy_error_bound)[:, None] + 1e-9)
 
 
 def test_nearest_error_is_at_most_half_a_step() -> None:
     ir = _spin_ir(np.random.default_rng(0), 6)
     out, ctx = PassManager([QuantizePass()]).run(ir, target=CIM)
-    q = ctx.properties["quantization"]
+    q = ctx.get(QuantizationReport)
+    assert q is not None
     step = grid_step((-1.0, 1.0), 8)
-    assert q["max_coefficient_error"] <= step / 2 / min(q["scale"]) + 1e-12
-    assert q["levels"] == 255 and out.meta["quantization_steps"]["j_step"] == pytest.approx(step)
+    assert q.max_coefficient_error <= step / 2 / min(q.scale) + 1e-12
+    assert q.levels == 255 and q.j_step == pytest.approx(step)
+    assert out.meta["quantization_steps"]["j_step"] == pytest.approx(step)
 
 
 def test_stochastic_rounding_is_seeded_and_unbiased() -> None:
@@ -87,13 +93,17 @@ def test_stochastic_rounding_is_seeded_and_unbiased() -> None:
         name="t", kind="cim", topology="complete", num_qubits=4, h_range=(-1, 1), j_range=(-1, 1), coupling_bits=3
     )
     runs = [
-        PassManager([QuantizePass(rounding="stochastic", seed=s, max_exact=0)]).run(ir, target=target)[0]
+        PassManager([QuantizePass(rounding="stochastic", max_exact=0)]).run(
+            ir, target=target, options=CompileOptions(seed=s)
+        )[0]
         for s in range(400)
     ]
     vals = np.array([r.linear[0, 1] for r in runs])
     assert set(np.round(vals * 3).tolist()) == {0.0, 1.0}
     assert abs(vals.mean() - 0.3) < 0.03
-    again = PassManager([QuantizePass(rounding="stochastic", seed=7, max_exact=0)]).run(ir, target=target)[0]
+    again = PassManager([QuantizePass(rounding="stochastic", max_exact=0)]).run(
+        ir, target=target, options=CompileOptions(seed=7)
+    )[0]
     assert again.linear[0, 1] == runs[7].linear[0, 1]
 
 
@@ -105,22 +115,40 @@ def test_extended_range_used_only_when_it_helps() -> None:
     scale, ext = scale_factors(positive, ADV)
     assert not ext and scale[0] == pytest.approx(1 / 3)
     out, ctx = PassManager([QuantizePass()]).run(chain_like, target=ADV)  # analog: scaled only
-    assert out.data[0, 0] == pytest.approx(-2.0) and ctx.records[0].lost["max_coefficient_error"] < 1e-12
+    q = ctx.get(QuantizationReport)
+    assert q is not None and q.bits is None and q.rounding == "none (analog)"
+    assert out.data[0, 0] == pytest.approx(-2.0) and q.max_coefficient_error < 1e-12
 
 
 def test_ground_state_check_on_a_qama_problem(rng: np.random.Generator) -> None:
     problem = lower_attention(*rng.normal(size=(3, 2, 2, 4)), bits=2)
     out, ctx = PassManager([QuantizePass()]).run(problem.ir, target=CIM)
     assert out.vartype == "SPIN" and ctx.decoders  # BINARY input: converted, with a decoder
-    assert ctx.records[0].lost["ground_state_preserved"] == [True]
-    coarse = PassManager([QuantizePass(bits=2)]).run(problem.ir, target=CIM)[1]
-    assert isinstance(coarse.records[0].lost["ground_state_preserved"], list)
-    big = PassManager([QuantizePass(max_exact=4)]).run(problem.ir, target=CIM)[1]
-    assert "not checked" in big.records[0].lost["ground_state_preserved"]
+    q = ctx.get(QuantizationReport)
+    assert q is not None and q.ground_state_checked and q.ground_state_preserved == (True,)
+    big = PassManager([QuantizePass(max_exact=4)]).run(problem.ir, target=CIM)[1].get(QuantizationReport)
+    assert big is not None and not big.ground_state_checked and big.ground_state_preserved == ()
+
+
+def test_ground_state_check_is_right_when_precision_destroys_the_problem() -> None:
+    """At 2 bits most couplings round to zero; the check must say which problems kept their ground state."""
+    rng = np.random.default_rng(11)
+    ir = _spin_ir(rng, 8, batch=6)
+    ir = QuadraticIR.from_coo(linear=ir.linear * 0.02, rows=ir.rows, cols=ir.cols, data=ir.data, vartype="SPIN")
+    out, ctx = PassManager([QuantizePass(bits=2)]).run(ir, target=CIM)
+    q = ctx.get(QuantizationReport)
+    assert q is not None and len(q.ground_state_preserved) == 6
+    states = (2 * ((np.arange(2**8)[:, None] >> np.arange(8)) & 1) - 1).astype(np.int8)
+    original, quantized = ir.energies(states), out.energies(states)
+    for b in range(6):  # independently: is some quantized ground state an original ground state?
+        ground_q = quantized[b] <= quantized[b].min() + 1e-12
+        first = int(np.flatnonzero(ground_q)[0])  # the enumeration's tie rule: lowest state index
+        assert q.ground_state_preserved[b] == bool(original[b, first] <= original[b].min() + 1e-9)
+    assert not all(q.ground_state_preserved)  # 2 bits lose some ground states here
 
 
 def test_gate_targets_and_no_target_are_skipped() -> None:
     ir = _spin_ir(np.random.default_rng(1), 3)
     for target in (None, get_target("ibm-heron")):
         out, ctx = PassManager([QuantizePass()]).run(ir, target=target)
-        assert out is ir and "skipped" in ctx.records[0].details
+        assert out is ir and ctx.get(QuantizationReport) is None

@@ -15,6 +15,7 @@ from qama_compile.core.decode import FixVariables, decode_samples
 from qama_compile.core.ir import QuadraticIR, Vartype
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.reduce import ReducePass, condition, fix_variables, prune_couplings
+from qama_compile.passes.reports import ReductionReport
 from qama_compile.runtime.registry import get_backend
 from qama_compile.runtime.solve import solve
 
@@ -189,9 +190,10 @@ def test_reduce_pass_records_and_decodes() -> None:
     out, ctx = PassManager([ReducePass(prune_threshold=1e-3)]).run(problem.ir)
     assert np.array_equal(problem.ir.linear, before)
     record = ctx.records[0]
-    assert record.name == "reduce" and record.variables == out.num_variables
-    assert {"pruned_couplers", "energy_error_bound", "energy_shift_min", "energy_shift_max"} <= set(record.lost)
-    assert record.details["fixed_variables"] == problem.ir.num_variables - out.num_variables
+    report = ctx.get(ReductionReport)
+    assert record.name == "reduce" and record.variables == out.num_variables and record.report is report
+    assert report is not None and report.fixed_variables == problem.ir.num_variables - out.num_variables
+    assert len(report.pruned_couplers) == len(report.energy_error_bound) == len(report.lower_bounds) == 2
     assert isinstance(ctx.decoders[-1], FixVariables)
     exact = get_backend("exact")
     best = []
@@ -202,11 +204,12 @@ def test_reduce_pass_records_and_decodes() -> None:
     decoded = decode_samples(ctx.decoders, np.array(best)[:, None, :], batch_size=out.batch_size)
     ref = solve(problem, backend="exact")
     gap = problem.ir.energies(decoded)[:, 0] - ref.energies
-    assert np.all(gap <= ctx.properties["reduce"]["energy_error_bound"] + 1e-9)
+    assert np.all(gap <= np.asarray(report.energy_error_bound) + 1e-9)
 
 
 def test_reduce_pass_without_roof_duality_keeps_variables() -> None:
     ir = random_ir(2)
     out, ctx = PassManager([ReducePass(roof_duality=False, prune_threshold=0.5)]).run(ir)
     assert out.num_variables == ir.num_variables and not ctx.decoders
-    assert ctx.records[0].lost["pruned_couplers"] > 0
+    report = ctx.get(ReductionReport)
+    assert report is not None and report.pruned_couplers[0] > 0 and report.fixed_variables == 0

@@ -14,7 +14,7 @@ import pytest
 from qama_compile import FileFormatError, InvalidInputError, lower_attention
 from qama_compile.datasets import FORMAT_VERSION, data_path, dataset_info, list_examples, load_example
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _softmax_scores(q: np.ndarray, k: np.ndarray) -> np.ndarray:

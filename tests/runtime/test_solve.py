@@ -25,7 +25,7 @@ def test_exact_solve_matches_dimod_exact_solver(rng: np.random.Generator) -> Non
 def test_solve_accepts_a_sampler_instance(rng: np.random.Generator) -> None:
     problem = lower_attention(*rng.normal(size=(3, 1, 3, 4)), bits=2)
     result = solve(problem, backend=dimod.ExactSolver())
-    assert result.info["backend"] == "ExactSolver"
+    assert result.info.backend == "ExactSolver"
 
 
 class _LyingSampler(dimod.Sampler):  # type: ignore[misc]

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import numpy as np
 import pytest
 
 from qama_compile import lower_attention
-from qama_compile.compiler.driver import CompiledProblem, compile, default_pipeline
+from qama_compile.compiler import CompiledProblem, compile, default_pipeline, plan_decomposition
 from qama_compile.core.decode import ChainEmbedding
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
+from qama_compile.passes.analysis import nonzero_couplers
 from qama_compile.passes.base import PassManager
-from qama_compile.passes.decompose import DecomposePass
 from qama_compile.passes.reduce import ReducePass
+from qama_compile.passes.reports import DecomposePlan
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +88,27 @@ def test_too_large_names_counts_and_limit(problem) -> None:  # type: ignore[no-u
         compile(mid, target="chimera-c16", embedding="clique")
 
 
-def test_decompose_option_returns_the_plan_instead_of_raising() -> None:
-    big = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 20, 4)), bits=4)
-    cp = compile(big, target="ibm-heron", decompose=DecomposePass())
-    assert cp.properties["decomposed"] is True and [r.name for r in cp.log] == ["analysis", "decompose"]
+def test_too_large_points_at_plan_decomposition_which_splits_it() -> None:
+    big = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 20, 4)), bits=4)  # 160 variables
+    with pytest.raises(ProblemTooLargeError) as exc:
+        compile(big, target="ibm-heron")
+    assert "plan_decomposition" in str(exc.value.fix)
+    plan = plan_decomposition(big, target="ibm-heron")
+    assert isinstance(plan, DecomposePlan) and plan.needed and plan.max_variables == 156
+    assert max(plan.sizes) <= 156 and plan.num_variables == 160
     small = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
-    cp = compile(small, target="cim-550", decompose=DecomposePass())
-    assert [r.name for r in cp.log] == ["analysis", "decompose", "embed", "quantize"]
+    assert not plan_decomposition(small, target="cim-550").needed
+
+
+@pytest.mark.parametrize("target", ["dwave-advantage", "chimera-c16", "cim-550", "ibm-heron", "aer-statevector"])
+def test_summary_is_json_for_every_path(problem, target: str) -> None:  # type: ignore[no-untyped-def]
+    pm = PassManager([ReducePass()]) + default_pipeline()
+    for cp in (compile(problem, target=target, seed=0), compile(problem, target=target, pipeline=pm)):
+        summary = json.loads(json.dumps(cp.summary(), allow_nan=False))
+        assert summary["physical_qubits"] == cp.num_qubits and summary["target"] == target
+        assert summary["physical_couplers"] == int(nonzero_couplers(cp.physical).max())
+        assert summary["physical_couplers"] <= summary["physical_couplers_structural"]
+        assert {r["name"] for r in summary["log"]} >= {"analysis", "embed", "quantize"}
 
 
 def test_custom_pipeline_with_reduce_decodes_fixed_variables(problem) -> None:  # type: ignore[no-untyped-def]
@@ -124,14 +139,32 @@ def test_custom_pipeline_with_reduce_decodes_fixed_variables(problem) -> None:  
     np.testing.assert_allclose(info["logical_energies"], ir.energies(logical))
 
 
-def test_input_not_mutated_and_export(problem, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_input_not_mutated_and_seeded(problem) -> None:  # type: ignore[no-untyped-def]
     before = problem.ir.linear.copy()
-    cp = compile(problem, target="cim-550", quantize="stochastic", seed=4)
+    cp = compile(problem, target="cim-550", rounding="stochastic", seed=4)
     np.testing.assert_array_equal(problem.ir.linear, before)
-    assert cp.export(tmp_path / "p.npz").exists()
     summary = cp.summary()
     assert summary["physical_qubits"] == 13 and summary["log"][2]["name"] == "quantize"
-    again = compile(problem, target="cim-550", quantize="stochastic", seed=4)
+    assert summary["reports"]["QuantizationReport"]["rounding"] == "stochastic"
+    again = compile(problem, target="cim-550", rounding="stochastic", seed=4)
     np.testing.assert_array_equal(again.physical.data, cp.physical.data)  # seeded
     with pytest.raises(InvalidInputError, match="AttentionProblem or a QuadraticIR"):
         compile("nope", target="cim-550")  # type: ignore[arg-type]
+
+
+def test_decode_one_problem_touches_only_that_problem(problem) -> None:  # type: ignore[no-untyped-def]
+    pm = PassManager([ReducePass()]) + default_pipeline()
+    rng = np.random.default_rng(9)
+    iu, ju = np.triu_indices(6, k=1)
+    ir = QuadraticIR.from_coo(
+        linear=rng.normal(size=(3, 6)), rows=iu, cols=ju, data=rng.normal(size=(3, iu.size)), vartype="SPIN"
+    )
+    cp = compile(ir, target="cim-550", pipeline=pm)
+    s = rng.choice([-1, 1], size=(3, 4, cp.num_qubits))
+    whole, info = cp.decode(s)
+    for b in range(3):
+        one, one_info = cp.decode(s[b : b + 1], problems=[b])
+        np.testing.assert_array_equal(one[0], whole[b])
+        np.testing.assert_allclose(one_info["logical_energies"][0], info["logical_energies"][b])
+    with pytest.raises(InvalidInputError, match="out of range"):
+        cp.decode(s[:1], problems=[3])

@@ -21,7 +21,7 @@ from qama_compile.core.convert import (
 )
 from qama_compile.errors import InvalidInputError
 
-from .reference import design_energy
+from ..reference import design_energy
 
 problems = st.fixed_dictionaries(
     {

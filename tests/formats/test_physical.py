@@ -12,9 +12,9 @@ import pytest
 from qama_compile import lower_attention
 from qama_compile.compiler.driver import compile
 from qama_compile.errors import UnknownNameError
-from qama_compile.formats.physical import ExportPass, export_ir, pick_format
+from qama_compile.formats.physical import ExportPass, export_compiled, export_ir, pick_format
 from qama_compile.passes.base import PassManager
-from qama_compile.targets.target import get_target
+from qama_compile.targets import get_target
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def problem():  # type: ignore[no-untyped-def]
 
 def test_bqm_json_roundtrip_energies(problem, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cp = compile(problem, target="chimera-c16", seed=0)
-    path = cp.export(tmp_path / "p.json")
+    path = export_compiled(cp, tmp_path / "p.json")
     doc = json.loads(path.read_text())
     assert doc["format"] == "qama-compile/bqm" and doc["target"] == "chimera-c16" and len(doc["problems"]) == 2
     spins = np.random.default_rng(0).choice([-1, 1], size=(4, cp.num_qubits))
@@ -38,7 +38,7 @@ def test_bqm_json_roundtrip_energies(problem, tmp_path: Path) -> None:  # type: 
 
 def test_cim_integer_matrix_npz_and_txt(problem, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cp = compile(problem, target="cim-550", seed=0)
-    with np.load(cp.export(tmp_path / "p.npz")) as f:
+    with np.load(export_compiled(cp, tmp_path / "p.npz")) as f:
         assert f["J"].dtype == np.int64 and np.abs(f["J"]).max() <= 127 and np.abs(f["h"]).max() <= 127
         header = json.loads(str(f["header"]))
         assert header["integer"] and header["target"] == "cim-550"
@@ -50,18 +50,18 @@ def test_cim_integer_matrix_npz_and_txt(problem, tmp_path: Path) -> None:  # typ
             + np.einsum("se,be->bs", s[:, f["rows"]] * s[:, f["cols"]], f["J"] * j_step)
         )
         np.testing.assert_allclose(e, cp.physical.energies(s), atol=1e-9)
-    text = cp.export(tmp_path / "p.txt").read_text()
+    text = export_compiled(cp, tmp_path / "p.txt").read_text()
     assert text.startswith("# qama-compile ising") and text.count("# problem") == 2
 
 
 def test_gate_formats(problem, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cp = compile(problem.select([0]), target="ibm-heron")
-    qasm = cp.export(tmp_path / "p.qasm", reps=2).read_text()
+    qasm = export_compiled(cp, tmp_path / "p.qasm", reps=2).read_text()
     assert qasm.startswith("// problem 0") and "OPENQASM 3.0" in qasm and "input float[64]" in qasm
     assert "qubit[12]" in qasm
-    lp = cp.export(tmp_path / "p.lp").read_text()
+    lp = export_compiled(cp, tmp_path / "p.lp").read_text()
     assert "Minimize" in lp
-    pauli = json.loads(cp.export(tmp_path / "p.json").read_text())
+    pauli = json.loads(export_compiled(cp, tmp_path / "p.json").read_text())
     assert pauli["format"] == "qama-compile/pauli" and pauli["problems"][0]["terms"]
 
 
@@ -76,6 +76,6 @@ def test_format_choice_and_errors(tmp_path: Path) -> None:
 
 def test_export_pass_writes_and_passes_through(problem, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out, ctx = PassManager([ExportPass(path=str(tmp_path / "q.json"))]).run(problem.ir.to_spin())
-    assert (tmp_path / "q.json").exists() and ctx.records[0].details["format"] == "bqm-json"
+    assert (tmp_path / "q.json").exists() and ctx.records[0].report is None
     assert out.num_variables == problem.ir.num_variables
     assert export_ir(problem.ir, tmp_path / "b.txt").exists()

@@ -9,7 +9,7 @@ from qama_compile import lower_attention
 from qama_compile.core.lowering import estimate_lowering_bytes
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
 
-from .reference import design_energy
+from ..reference import design_energy
 
 
 @given(

@@ -14,11 +14,12 @@ import pytest
 from dwave.samplers import SimulatedAnnealingSampler
 from qama_backends.exact import ExactSampler
 
-import qama_compile.runtime.many as dist
+import qama_compile.runtime.executor as executor
 from qama_compile import BackendError, InvalidInputError, lower_attention, solve
 from qama_compile.cli.scale import add_scale_arguments, client_from_args
 from qama_compile.core.problem import AttentionProblem
-from qama_compile.runtime.many import ManyResult, make_client, problem_seed, solve_many
+from qama_compile.runtime.executor import make_client
+from qama_compile.runtime.many import ManyResult, problem_seed, solve_many
 
 distributed = pytest.importorskip("distributed")
 
@@ -158,7 +159,7 @@ def test_workers_and_scheduler_options_use_the_cluster(client: Any, monkeypatch:
         def close(self) -> None:
             Borrowed.closed = True
 
-    monkeypatch.setattr(dist, "make_client", lambda **_: Borrowed())
+    monkeypatch.setattr(executor, "make_client", lambda **_: Borrowed())
     problem = problems(seed=8, batch=4)
     by_workers = solve_many(problem, workers=2, seed=1, progress=False)
     assert by_workers.info["mode"] == "distributed" and Borrowed.closed

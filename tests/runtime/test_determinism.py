@@ -96,7 +96,7 @@ def test_same_seed_same_samples_through_a_target() -> None:
     a = _run("sa", seed=5, target="cim-550")
     b = _run("sa", seed=5, target="cim-550")
     _assert_identical(a, b)
-    assert a.info["chain_break_fraction"] == b.info["chain_break_fraction"]
+    assert a.info.chain_break_fraction == b.info.chain_break_fraction
 
 
 def _masks(path: Path) -> dict[str, np.ndarray]:
