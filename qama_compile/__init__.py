@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from . import _compat
+from ._version import __version__
 from .compiler import CompiledProblem, CompileOptions, compile, plan_decomposition
 from .core.ir import QuadraticIR
 from .core.lowering import lower_attention
@@ -30,8 +31,6 @@ from .runtime.registry import available_backends, get_backend
 from .runtime.sampling import BatchSampler, sample_batch
 from .runtime.solve import SolveInfo, SolveResult, solve
 from .targets import Target, available_targets, get_target
-
-__version__ = "0.1.0"
 
 _compat.install()
 

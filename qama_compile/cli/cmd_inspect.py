@@ -16,7 +16,8 @@ import argparse
 from typing import Any
 
 from ..base.jsonutil import dumps_json
-from ..core.summary import SUMMARY_NOTES, problem_summary
+from ..core.problem import problem_summary
+from ..core.summary import SUMMARY_NOTES
 from ..errors import InvalidInputError
 from ..tools import target_report
 from ..tools.tables import format_kv, format_table

@@ -23,7 +23,6 @@ from ..core.decode import DecodeStep, as_batched_samples, decode_samples_with_in
 from ..core.ir import QuadraticIR, Vartype
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError
-from ..passes.analysis import nonzero_couplers
 from ..passes.base import PassRecord
 from ..passes.options import CompileOptions
 from ..passes.reports import PassReport
@@ -142,8 +141,8 @@ class CompiledProblem:
         Coupler counts are of non-zero couplers (per problem, the largest over the batch)
         next to the structural ones.
         """
-        phys_nz = nonzero_couplers(self.physical)
-        log_nz = nonzero_couplers(self.logical)
+        phys_nz = self.physical.nonzero_couplers()
+        log_nz = self.logical.nonzero_couplers()
         out = {
             "target": self.target.name,
             "graph_id": self.target.graph_id,

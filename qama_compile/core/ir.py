@@ -29,6 +29,7 @@ Arrays are read-only: the IR is immutable, and passes return new IRs.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -54,10 +55,24 @@ _ARRAY_FIELDS: tuple[tuple[str, type[np.generic]], ...] = (
 )
 
 
+#: Arrays this module froze (by id): only these are shared between IRs without a copy. Any
+#: other array, even a read-only one, may be a view of memory its owner can still change.
+_OURS: weakref.WeakValueDictionary[int, NDArray[Any]] = weakref.WeakValueDictionary()
+
+
+def _adopt(array: NDArray[Any]) -> NDArray[Any]:
+    """Freeze ``array`` (which this module just made) and remember it as ours."""
+    array.setflags(write=False)
+    _OURS[id(array)] = array
+    return array
+
+
+def _is_ours(value: Any, dtype: Any) -> bool:
+    return isinstance(value, np.ndarray) and value.dtype == dtype and _OURS.get(id(value)) is value
+
+
 def _frozen(array: ArrayLike, dtype: Any) -> NDArray[Any]:
-    out = np.array(array, dtype=dtype, copy=True)
-    out.setflags(write=False)
-    return out
+    return _adopt(np.array(array, dtype=dtype, copy=True))
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,7 +98,7 @@ class QuadraticIR:
     def __post_init__(self) -> None:
         for name, dtype in _ARRAY_FIELDS:
             value = getattr(self, name)
-            if not (isinstance(value, np.ndarray) and value.dtype == dtype and not value.flags.writeable):
+            if not _is_ours(value, dtype):  # a caller's array, even read-only, is copied
                 object.__setattr__(self, name, _frozen(value, dtype))
         if self.vartype not in ("BINARY", "SPIN"):
             raise InvalidInputError(
@@ -129,9 +144,9 @@ class QuadraticIR:
         fields.setdefault("label_fields", ("index",))
         fields["meta"] = dict(fields.get("meta") or {})
         for name, dtype in _ARRAY_FIELDS:
-            value = np.asarray(fields[name], dtype=dtype)
-            if value.flags.writeable:  # callers pass fresh arrays (or views of them) only
-                value.setflags(write=False)
+            value = fields[name]
+            if not _is_ours(value, dtype):  # fresh arrays (or views of them) computed by our own code
+                value = _adopt(np.asarray(value, dtype=dtype))
             fields[name] = value
         for name, value in fields.items():
             object.__setattr__(obj, name, value)
@@ -220,6 +235,13 @@ class QuadraticIR:
     @property
     def num_sparse_couplers(self) -> int:
         return int(self.rows.size)
+
+    def nonzero_couplers(self) -> NDArray[np.int64]:
+        """Couplers that are not zero, per problem ``[B]`` (``num_couplers`` counts the structure)."""
+        count: NDArray[np.int64] = np.count_nonzero(self.data, axis=1).astype(np.int64)
+        if self.block_count:
+            count = count + np.count_nonzero(self.blocks.reshape(self.batch_size, -1), axis=1)
+        return count
 
     @property
     def num_couplers(self) -> int:

@@ -21,6 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from ..errors import InvalidInputError
 from .hamiltonian import bit_weights
 from .ir import QuadraticIR
+from .summary import ir_summary, qama_summary
 
 if TYPE_CHECKING:
     import dimod
@@ -149,7 +150,28 @@ class AttentionProblem:
         return ir_to_qubo_matrix(self.ir, index)
 
     def summary(self) -> dict[str, Any]:
-        """Counts as DESIGN.md asks: variables H*N*q, per-head and penalty couplers, density."""
-        from .summary import problem_summary
+        """Counts as docs/hamiltonian.md states them: variables H*N*q, per-head and penalty couplers,
+        density, dynamic range, memory, and the lowering parameters (see :func:`problem_summary`)."""
+        _, h, n, q = self.shape
+        out = qama_summary(self.ir, heads=h, tokens=n, bits=q)
+        out.update(alpha=self.alpha, beta=self.beta, penalty=self.penalty, normalize=self.normalize)
+        return out
 
-        return problem_summary(self)
+
+def problem_summary(problem: AttentionProblem | QuadraticIR) -> dict[str, Any]:
+    """Everything ``qama inspect`` prints, as a flat JSON-friendly dict (a bare IR gets :func:`ir_summary`).
+
+    >>> import numpy as np
+    >>> from qama_compile import lower_attention
+    >>> p = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 4, 8)), bits=2)
+    >>> problem_summary(p)["variables_formula"], problem_summary(p.ir)["variables"]
+    ('H*N*q = 2*4*2 = 16', 16)
+    """
+    if isinstance(problem, AttentionProblem):
+        return problem.summary()
+    if isinstance(problem, QuadraticIR):
+        return ir_summary(problem)
+    raise InvalidInputError(
+        f"problem_summary takes an AttentionProblem or QuadraticIR, got {type(problem).__name__}",
+        fix="build one with qama_compile.lower_attention(q, k, v)",
+    )

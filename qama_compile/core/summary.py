@@ -14,7 +14,7 @@ programmed with: the smallest and largest non-zero absolute value and their rati
 >>> import numpy as np
 >>> from qama_compile import lower_attention
 >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 4, 8)), bits=2)
->>> s = problem_summary(problem)
+>>> s = qama_summary(problem.ir, heads=2, tokens=4, bits=2)
 >>> s["variables"], s["couplers_per_head"], s["penalty_couplers"], s["couplers_total"]
 (16, 28, 8, 64)
 >>> s["variables_formula"]
@@ -28,11 +28,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InvalidInputError
 from .ir import QuadraticIR
-from .problem import AttentionProblem
 
-__all__ = ["SUMMARY_NOTES", "ir_summary", "problem_summary"]
+__all__ = ["SUMMARY_NOTES", "ir_summary", "qama_summary"]
 
 #: Short explanations printed beside each summary field (``qama inspect``).
 SUMMARY_NOTES: dict[str, str] = {
@@ -71,14 +69,6 @@ def _abs_range(values: NDArray[np.float64], prefix: str) -> dict[str, float]:
     }
 
 
-def _nonzero_couplers(ir: QuadraticIR) -> NDArray[np.int64]:
-    """Non-zero couplers of each problem ``[B]`` (dense blocks are strictly upper triangular)."""
-    count: NDArray[np.int64] = np.count_nonzero(ir.data, axis=1).astype(np.int64)
-    if ir.block_count:
-        count = count + np.count_nonzero(ir.blocks.reshape(ir.batch_size, -1), axis=1)
-    return count
-
-
 def ir_summary(ir: QuadraticIR) -> dict[str, Any]:
     """Counts for any IR (e.g. an embedded or hand-built one): no head/token structure assumed.
 
@@ -93,7 +83,7 @@ def ir_summary(ir: QuadraticIR) -> dict[str, Any]:
     if spin.block_count:
         iu, ju = np.triu_indices(spin.block_size, k=1)
         quad.append(spin.blocks[:, :, iu, ju].reshape(-1))
-    nonzero = _nonzero_couplers(ir)
+    nonzero = ir.nonzero_couplers()
     all_pairs = v * (v - 1) // 2
     out: dict[str, Any] = {
         "batch": ir.batch_size,
@@ -109,30 +99,22 @@ def ir_summary(ir: QuadraticIR) -> dict[str, Any]:
     return out
 
 
-def problem_summary(problem: AttentionProblem | QuadraticIR) -> dict[str, Any]:
-    """Everything ``qama inspect`` prints, as a flat JSON-friendly dict.
+def qama_summary(ir: QuadraticIR, *, heads: int, tokens: int, bits: int) -> dict[str, Any]:
+    """:func:`ir_summary` of a QAMA IR plus the counts by formula for ``(H, N, q)``.
 
     Keys: ``batch, heads, tokens, bits, variables, variables_formula, couplers_per_head,
     couplers_heads, penalty_couplers, couplers_total, couplers_formula, density,
     nonzero_couplers_min/max, h_min_abs, h_max_abs, h_range_ratio, J_min_abs, J_max_abs,
     J_range_ratio, ir_bytes, softmax_attention_bytes``. Counts are per problem; ``ir_bytes``
-    and ``softmax_attention_bytes`` cover the whole batch. A bare :class:`QuadraticIR`
-    gets :func:`ir_summary`.
+    and ``softmax_attention_bytes`` cover the whole batch.
     """
-    if isinstance(problem, QuadraticIR):
-        return ir_summary(problem)
-    if not isinstance(problem, AttentionProblem):
-        raise InvalidInputError(
-            f"problem_summary takes an AttentionProblem or QuadraticIR, got {type(problem).__name__}",
-            fix="build one with qama_compile.lower_attention(q, k, v)",
-        )
-    b, h, n, q = problem.shape
+    b, h, n, q = ir.batch_size, heads, tokens, bits
     nq = n * q
     per_head = nq * (nq - 1) // 2
     penalty = h * (h - 1) // 2 * nq
     total = h * per_head + penalty
     v = h * nq
-    base = ir_summary(problem.ir)
+    base = ir_summary(ir)
     out: dict[str, Any] = {
         "batch": b,
         "heads": h,
@@ -160,10 +142,4 @@ def problem_summary(problem: AttentionProblem | QuadraticIR) -> dict[str, Any]:
     ):
         out[key] = base[key]
     out["softmax_attention_bytes"] = b * h * n * n * 8
-    out["alpha"], out["beta"], out["penalty"], out["normalize"] = (
-        problem.alpha,
-        problem.beta,
-        problem.penalty,
-        problem.normalize,
-    )
     return out

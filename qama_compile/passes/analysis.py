@@ -26,22 +26,13 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from numpy.typing import NDArray
 
 from ..core.ir import QuadraticIR
 from ..errors import ProblemTooLargeError
 from .base import Pass, PassContext
 from .reports import AnalysisReport, DynamicRange, Fit
 
-__all__ = ["AnalysisPass", "dynamic_range", "nonzero_couplers"]
-
-
-def nonzero_couplers(ir: QuadraticIR) -> NDArray[np.int64]:
-    """Non-zero couplers of each problem ``[B]`` (dense blocks are strictly upper triangular)."""
-    count: NDArray[np.int64] = np.count_nonzero(ir.data, axis=1).astype(np.int64)
-    if ir.block_count:
-        count = count + np.count_nonzero(ir.blocks.reshape(ir.batch_size, -1), axis=1)
-    return count
+__all__ = ["AnalysisPass", "dynamic_range"]
 
 
 def dynamic_range(ir: QuadraticIR) -> DynamicRange:
@@ -90,7 +81,7 @@ class AnalysisPass(Pass):
             AnalysisReport(
                 variables=v,
                 couplers=couplers,
-                nonzero_couplers=tuple(int(c) for c in nonzero_couplers(ir)),
+                nonzero_couplers=tuple(int(c) for c in ir.nonzero_couplers()),
                 density=couplers / max(v * (v - 1) // 2, 1),
                 batch_size=ir.batch_size,
                 dynamic_range=dynamic_range(ir),

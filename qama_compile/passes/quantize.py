@@ -40,7 +40,6 @@ from numpy.typing import NDArray
 from ..core.decode import VartypeChange
 from ..core.exact import lowest_states
 from ..core.ir import QuadraticIR
-from .analysis import nonzero_couplers
 from .base import Pass, PassContext, TargetLike
 from .options import Rounding
 from .reports import QuantizationReport
@@ -177,7 +176,7 @@ class QuantizePass(Pass):
             err_parts.append((blocks / s4 - spin.blocks)[:, :, iu, ju].reshape(b, -1))
         err = np.concatenate([p.reshape(b, -1) for p in err_parts], axis=1)
         abs_err = np.abs(err)
-        before, after = nonzero_couplers(spin), nonzero_couplers(out)
+        before, after = spin.nonzero_couplers(), out.nonzero_couplers()
         checked = spin.num_variables <= max_exact
         context.add(
             QuantizationReport(

@@ -58,6 +58,9 @@ from ..base.atomic import atomic_write_text
 from ..base.jsonutil import dumps_json
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError, QamaError
+from ..runtime.executor import TaskOutcome, run_tasks
+from ..runtime.registry import get_backend
+from ..runtime.solve import solve
 from .tables import format_table
 
 __all__ = ["COLUMNS", "TABLE_COLUMNS", "CompareResult", "attention_correlation", "compare", "tts99"]
@@ -240,56 +243,10 @@ def _hardware_time(backend_info: Sequence[Mapping[str, Any]]) -> float | None:
     return None
 
 
-def _cluster_job(
-    problem: AttentionProblem, name: str, options: dict[str, Any], reads: int, seed: int, target: Any
-) -> Any:
-    """One (problem, backend) run on a Dask worker; the sampler is built there."""
-    from ..runtime.registry import get_backend
-    from ..runtime.solve import solve
-
-    return solve(problem, backend=get_backend(name, **options), num_reads=reads, seed=seed, target=target)
-
-
-def _run_on_cluster(
-    client: Any,
-    problem: AttentionProblem,
-    names: list[str],
-    samplers: dict[str, Any],
-    setup_errors: dict[str, str],
-    options: dict[str, dict[str, Any]],
-    num_reads: int,
-    seed: int,
-    target: Any,
-    results: dict[tuple[int, str], Any],
-    errors: dict[tuple[int, str], str],
-    bar: Any,
-) -> None:
-    from distributed import as_completed
-
-    futures: dict[Any, tuple[int, str]] = {}
-    for b in range(problem.batch_size):
-        single = problem.select([b])
-        for name in names:
-            if name in setup_errors:
-                errors[b, name] = setup_errors[name]
-                bar.update(1)
-                continue
-            reads = 1 if name in _DETERMINISTIC_ONE_READ else int(num_reads)
-            fut = client.submit(
-                _cluster_job, single, name, options.get(name, {}), reads, seed + b, target, pure=False, retries=2
-            )
-            futures[fut] = (b, name)
-    for fut in as_completed(list(futures)):
-        key = futures[fut]
-        bar.set_description(f"problem {key[0]} {key[1]}")
-        exc = fut.exception()
-        if exc is None:
-            results[key] = fut.result()
-        elif isinstance(exc, QamaError):
-            errors[key] = f"{type(exc).__name__}: {exc}"
-        else:
-            errors[key] = f"worker error {type(exc).__name__}: {exc}"
-        bar.update(1)
+def _compare_job(args: tuple[AttentionProblem, Any, dict[str, Any], int, int, Any]) -> Any:
+    """One (problem, backend) run: here, or on a Dask worker (where a named backend is built)."""
+    single, backend, options, reads, seed, target = args
+    return solve(single, backend=backend, backend_options=options or None, num_reads=reads, seed=seed, target=target)
 
 
 def compare(
@@ -317,11 +274,9 @@ def compare(
         exact_max_variables: enumerate the exact reference up to this many variables even when
             ``exact`` is not among ``backends``.
         client: a ``distributed.Client``; every (problem, backend) run becomes a task on the
-            cluster (retried if a worker dies). Same seeds, so the table equals the serial one.
+            cluster (resubmitted if its worker dies: :mod:`qama_compile.runtime.executor`).
+            Same seeds, so the table equals the serial one.
     """
-    from ..runtime.registry import get_backend
-    from ..runtime.solve import solve
-
     if not isinstance(problem, AttentionProblem):
         raise InvalidInputError(
             f"compare() takes an AttentionProblem, got {type(problem).__name__}",
@@ -348,30 +303,32 @@ def compare(
 
     results: dict[tuple[int, str], Any] = {}
     errors: dict[tuple[int, str], str] = {}
-    bar = _progress(bsz * len(names), enabled=progress)
-    if client is not None:
-        try:
-            _run_on_cluster(
-                client, problem, names, samplers, setup_errors, options, num_reads, seed, target, results, errors, bar
-            )
-        finally:
-            bar.close()
+    keys: list[tuple[int, str]] = []
+    jobs: list[tuple[AttentionProblem, Any, dict[str, Any], int, int, Any]] = []
+    for b in range(bsz):
+        single = problem.select([b])
+        for name in names:
+            if name in setup_errors:
+                errors[b, name] = setup_errors[name]
+                continue
+            reads = 1 if name in _DETERMINISTIC_ONE_READ else int(num_reads)
+            # a cluster builds each backend on its worker; here the one built above is reused
+            backend, opts = (name, options.get(name, {})) if client is not None else (samplers[name], {})
+            keys.append((b, name))
+            jobs.append((single, backend, opts, reads, seed + b, target))
+    bar = _progress(len(jobs), enabled=progress)
+
+    def done(outcome: TaskOutcome[Any]) -> None:
+        key = keys[outcome.index]
+        bar.set_description(f"problem {key[0]} {key[1]}")
+        if outcome.error is None:
+            results[key] = outcome.value
+        else:
+            errors[key] = f"{outcome.error[0]}: {outcome.error[1]}"
+        bar.update(1)
+
     try:
-        for b in range(bsz if client is None else 0):
-            single = problem.select([b])
-            for name in names:
-                bar.set_description(f"problem {b} {name}")
-                if name in setup_errors:
-                    errors[b, name] = setup_errors[name]
-                else:
-                    reads = 1 if name in _DETERMINISTIC_ONE_READ else int(num_reads)
-                    try:
-                        results[b, name] = solve(
-                            single, backend=samplers[name], num_reads=reads, seed=seed + b, target=target
-                        )
-                    except QamaError as exc:
-                        errors[b, name] = f"{type(exc).__name__}: {exc}"
-                bar.update(1)
+        run_tasks(_compare_job, jobs, client=client, on_done=done)
     finally:
         bar.close()
 
@@ -470,8 +427,6 @@ def _reference(
         res = results[b, "exact"]
         return float(res.energies[0]), res.weights[0], "exact", "exact"
     if single.ir.num_variables <= exact_max:
-        from ..runtime.solve import solve
-
         try:
             res = solve(
                 single,

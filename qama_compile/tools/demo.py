@@ -37,8 +37,7 @@ from ..base.atomic import atomic_write_text
 from ..base.jsonutil import dumps_json
 from ..core.hamiltonian import Normalize
 from ..core.lowering import lower_attention
-from ..core.problem import AttentionProblem
-from ..core.summary import problem_summary
+from ..core.problem import AttentionProblem, problem_summary
 from ..datasets import ExampleTensors, dataset_info, load_example
 from ..errors import QamaError
 from ..runtime.registry import get_backend

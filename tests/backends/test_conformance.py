@@ -1,21 +1,21 @@
-"""dimod's own conformance helpers for every registered backend, on small BQMs, BINARY and SPIN.
+"""Every registered backend passes the shipped conformance checks (qama_compile.testing).
 
-Backends that cannot run here (e.g. a real QPU without credentials) are tested through an
+Backends that cannot run here (a real QPU without credentials) are tested through an
 injected child (``dwave`` with dwave-system's MockDWaveSampler); a backend that cannot even
 be loaded fails the test: every registered name must work.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import dimod
-import dimod.testing
 import numpy as np
 import pytest
 from dwave.system.testing import MockDWaveSampler
 
 from qama_compile import available_backends, get_backend
+from qama_compile.testing import assert_backend_conformance
 
 #: constructor options that keep each backend fast here (or make it run offline)
 _OPTIONS: dict[str, Any] = {
@@ -23,57 +23,63 @@ _OPTIONS: dict[str, Any] = {
     "tabu": lambda: {"timeout": 5},
     "dwave": lambda: {"child": MockDWaveSampler(substitute_kwargs={"seed": 0})},
 }
+#: backends that must find the ground state of the small conformance problems
+_FINDS_GROUND_STATES = {"exact", "cim", "sa", "tabu"}
 
 
-def _bqms(vartype: Literal["BINARY", "SPIN"]) -> list[dimod.BinaryQuadraticModel]:
-    rng = np.random.default_rng(42)
-    out = [
-        dimod.generators.gnp_random_bqm(5, 0.6, vartype, random_state=7),  # integer labels
-        dimod.BinaryQuadraticModel({"a": 0.5, "b": -1.0}, {("a", "b"): 0.75}, 1.25, vartype),  # str labels
-    ]
-    labelled = dimod.BinaryQuadraticModel(vartype)  # tuple labels like QAMA's (head, token, bit)
-    for i in range(4):
-        labelled.add_variable((0, i, 0), float(rng.normal()))
-    for i in range(3):
-        labelled.add_interaction((0, i, 0), (0, i + 1, 0), float(rng.normal()))
-    out.append(labelled)
-    return out
+@pytest.mark.parametrize("name", available_backends())
+def test_registered_backend_conforms(name: str) -> None:
+    sampler = get_backend(name, **_OPTIONS.get(name, dict)())
+    assert_backend_conformance(sampler, name=name, expect_ground_state=name in _FINDS_GROUND_STATES)
 
 
-@pytest.fixture(params=available_backends())
-def backend(request: pytest.FixtureRequest) -> tuple[str, dimod.Sampler]:
-    name = request.param
-    options = _OPTIONS.get(name, dict)()
-    return name, get_backend(name, **options)
+class _Correct(dimod.Sampler):  # type: ignore[misc]
+    """A minimal third-party backend that does everything right."""
+
+    parameters: ClassVar[dict[str, list[Any]]] = {"num_reads": []}
+    properties: ClassVar[dict[str, Any]] = {"max_variables": 10, "native_graph": None, "description": "exact, by dimod"}
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel, *, num_reads: int = 1) -> dimod.SampleSet:
+        return dimod.ExactSolver().sample(bqm).truncate(num_reads)
 
 
-def test_sampler_api_and_declared_limits(backend: tuple[str, dimod.Sampler]) -> None:
-    name, sampler = backend
-    dimod.testing.asserts.assert_sampler_api(sampler)
-    props = sampler.properties
-    for key in ("max_variables", "native_graph", "description"):
-        assert key in props, f"backend {name!r} does not declare {key!r}"
-    assert isinstance(props["max_variables"], int) and props["max_variables"] >= 5
-    assert isinstance(props["description"], str) and props["description"]
+class _OffByOne(dimod.Sampler):  # type: ignore[misc]
+    """Reports energies that are off by one: the checks must catch it."""
+
+    parameters: ClassVar[dict[str, list[Any]]] = {"num_reads": []}
+    properties: ClassVar[dict[str, Any]] = {"max_variables": 10, "native_graph": None, "description": "off by one"}
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel, *, num_reads: int = 1) -> dimod.SampleSet:
+        ss = dimod.ExactSolver().sample(bqm).truncate(num_reads)
+        return dimod.SampleSet.from_samples(
+            (ss.record.sample, ss.variables), vartype=bqm.vartype, energy=ss.record.energy + 1.0
+        )
 
 
-@pytest.mark.parametrize("vartype", ["BINARY", "SPIN"])
-def test_sampleset_energies(backend: tuple[str, dimod.Sampler], vartype: Literal["BINARY", "SPIN"]) -> None:
-    name, sampler = backend
-    for bqm in _bqms(vartype):
-        kwargs: dict[str, Any] = {"seed": 3} if "seed" in sampler.parameters else {}
-        if "num_reads" in sampler.parameters:
-            kwargs["num_reads"] = 4
-        ss = sampler.sample(bqm, **kwargs)
-        dimod.testing.asserts.assert_sampleset_energies(ss, bqm)
-        assert ss.vartype is bqm.vartype, f"{name} returned {ss.vartype} for a {vartype} BQM"
-        assert set(ss.variables) == set(bqm.variables)
-        # the Ising / QUBO entry points of the dimod.Sampler mixin reach the same sampler
-        if vartype == "SPIN":
-            h, j, _ = bqm.to_ising()
-            dimod.testing.asserts.assert_sampleset_energies(
-                sampler.sample_ising(h, j, **kwargs), dimod.BQM.from_ising(h, j)
-            )
-        else:
-            q, _ = bqm.to_qubo()
-            dimod.testing.asserts.assert_sampleset_energies(sampler.sample_qubo(q, **kwargs), dimod.BQM.from_qubo(q))
+class _NoProperties(dimod.Sampler):  # type: ignore[misc]
+    parameters: ClassVar[dict[str, list[Any]]] = {}
+    properties: ClassVar[dict[str, Any]] = {}
+
+    def sample(self, bqm: dimod.BinaryQuadraticModel) -> dimod.SampleSet:
+        return dimod.ExactSolver().sample(bqm)
+
+
+class _UnseededBatch:
+    """A BatchSampler whose seed does nothing."""
+
+    def sample_ir(self, ir: Any, *, num_reads: int, seed: int | None) -> tuple[np.ndarray, None, dict[str, Any]]:
+        lo = -1 if ir.vartype == "SPIN" else 0
+        x = np.random.default_rng().choice([lo, 1], size=(ir.batch_size, num_reads, ir.num_variables))
+        return x, None, {}
+
+
+def test_the_checks_catch_broken_backends() -> None:
+    assert_backend_conformance(_Correct(), expect_ground_state=True)  # a correct one passes
+    with pytest.raises(AssertionError):
+        assert_backend_conformance(_OffByOne())
+    with pytest.raises(AssertionError, match="max_variables"):
+        assert_backend_conformance(_NoProperties())
+    with pytest.raises(AssertionError, match="same seed gave different samples"):
+        assert_backend_conformance(_UnseededBatch())
+    with pytest.raises(AssertionError, match=r"neither a dimod\.Sampler nor a BatchSampler"):
+        assert_backend_conformance(object())

@@ -42,7 +42,7 @@ def test_options_pass_through_to_dwave_samplers() -> None:
     theirs = SimulatedAnnealingSampler().sample(bqm, num_reads=7, num_sweeps=50, beta_range=[0.1, 5.0], seed=11)
     np.testing.assert_array_equal(ours.record.sample, theirs.record.sample)
     np.testing.assert_allclose(ours.record.energy, theirs.record.energy)
-    assert ours.info["beta_range"] == [0.1, 5.0] and ours.info["backend"] == "sa" and ours.info["wall_time_s"] >= 0
+    assert ours.info["beta_range"] == [0.1, 5.0] and ours.info["backend"] == "sa"
 
 
 def test_constructor_defaults_and_call_overrides() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Literal
 
 import dimod
@@ -36,10 +35,8 @@ def test_refuses_beyond_the_statevector_limit_before_building(monkeypatch: pytes
 
     monkeypatch.setattr(QAOASampler, "_operator", staticmethod(boom))
     bqm = dimod.BinaryQuadraticModel({i: 1.0 for i in range(30)}, {}, 0.0, "BINARY")
-    t0 = time.perf_counter()
     with pytest.raises(ProblemTooLargeError, match="30 qubits") as err:
         QAOASampler().sample(bqm)
-    assert time.perf_counter() - t0 < 1.0
     assert err.value.fields == {"size": 30, "limit": 24, "unit": "qubits"}
     assert "decompose" in str(err.value) and "bit width" in str(err.value)
     # memory: a 20-qubit statevector (16 MiB) refused when the machine has 1 MiB free

@@ -12,7 +12,6 @@ from qama_compile.compiler import CompiledProblem, compile, default_pipeline, pl
 from qama_compile.core.decode import ChainEmbedding
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
-from qama_compile.passes.analysis import nonzero_couplers
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.reduce import ReducePass
 from qama_compile.passes.reports import DecomposePlan
@@ -106,7 +105,7 @@ def test_summary_is_json_for_every_path(problem, target: str) -> None:  # type: 
     for cp in (compile(problem, target=target, seed=0), compile(problem, target=target, pipeline=pm)):
         summary = json.loads(json.dumps(cp.summary(), allow_nan=False))
         assert summary["physical_qubits"] == cp.num_qubits and summary["target"] == target
-        assert summary["physical_couplers"] == int(nonzero_couplers(cp.physical).max())
+        assert summary["physical_couplers"] == int(cp.physical.nonzero_couplers().max())
         assert summary["physical_couplers"] <= summary["physical_couplers_structural"]
         assert {r["name"] for r in summary["log"]} >= {"analysis", "embed", "quantize"}
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -124,3 +126,24 @@ def test_counts_and_ranges(rng: np.random.Generator) -> None:
     assert ranges["quadratic"][0] <= 0 <= ranges["quadratic"][1]
     assert ir.nbytes() > 0
     assert ir.label_tuples()[0] == (0, 0, 0)
+
+
+def test_a_read_only_view_of_a_callers_array_is_copied() -> None:
+    """A validated IR never shares memory its caller can still write (e.g. through np.broadcast_to)."""
+    base = np.array([1.0, 2.0, 3.0])
+    view = np.broadcast_to(base, (2, 3))  # read-only, but base stays writable
+    assert not view.flags.writeable
+    ir = QuadraticIR(
+        vartype="BINARY",
+        linear=view,
+        offset=np.zeros(2),
+        blocks=np.zeros((2, 0, 0, 0)),
+        rows=np.zeros(0, dtype=np.int64),
+        cols=np.zeros(0, dtype=np.int64),
+        data=np.zeros((2, 0)),
+        labels=np.arange(3).reshape(3, 1),
+    )
+    base[0] = 99.0
+    assert ir.linear[0, 0] == 1.0 and not np.shares_memory(ir.linear, base)
+    again = dataclasses.replace(ir, offset=np.ones(2))  # the IR's own frozen arrays are shared, not copied
+    assert again.linear is ir.linear and again.offset[0] == 1.0

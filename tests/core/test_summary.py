@@ -11,7 +11,7 @@ from qama_compile import lower_attention
 from qama_compile.base.jsonutil import dumps_json
 from qama_compile.core.convert import ir_to_bqm
 from qama_compile.core.ir import QuadraticIR
-from qama_compile.core.summary import problem_summary
+from qama_compile.core.problem import problem_summary
 from qama_compile.errors import InvalidInputError
 from qama_compile.tools.tables import format_table
 

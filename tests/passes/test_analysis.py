@@ -8,7 +8,7 @@ import pytest
 from qama_compile import lower_attention
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import ProblemTooLargeError
-from qama_compile.passes.analysis import AnalysisPass, dynamic_range, nonzero_couplers
+from qama_compile.passes.analysis import AnalysisPass, dynamic_range
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.reports import AnalysisReport
 from qama_compile.targets import Target
@@ -25,12 +25,12 @@ def test_counts_follow_the_formulas(heads: int, tokens: int, bits: int) -> None:
     assert a.variables == heads * n
     assert a.couplers == heads * n * (n - 1) // 2 + heads * (heads - 1) // 2 * n
     assert 0 < a.density <= 1 and a.fit.fits is True and a.count_formula is not None and "H*N*q" in a.count_formula
-    assert a.nonzero_couplers == tuple(nonzero_couplers(problem.ir).tolist())
+    assert a.nonzero_couplers == tuple(problem.ir.nonzero_couplers().tolist())
 
 
 def test_nonzero_couplers_differ_from_structural_ones() -> None:
     ir = QuadraticIR.from_coo(linear=[[0.0, 0.0, 0.0]], rows=[0, 1], cols=[1, 2], data=[[1.0, 0.0]])
-    assert ir.num_couplers == 2 and nonzero_couplers(ir).tolist() == [1]
+    assert ir.num_couplers == 2 and ir.nonzero_couplers().tolist() == [1]
 
 
 def test_dynamic_range_of_the_ising_form() -> None:

@@ -87,7 +87,7 @@ def test_records_one_per_pass_with_counts_and_report() -> None:
     ir = _ir()
     out, ctx = PassManager([Scale(), Scale(factor=3.0)]).run(ir)
     assert [r.name for r in ctx.records] == ["scale", "scale"]
-    assert all(isinstance(r, PassRecord) and r.wall_time_s >= 0 for r in ctx.records)
+    assert all(isinstance(r, PassRecord) for r in ctx.records)
     assert ctx.records[0].variables == 3 and ctx.records[0].couplers == 2 and ctx.records[0].qubits is None
     assert ctx.records[1].report == ScaleReport(factor=3.0) and ctx.get(ScaleReport) == ScaleReport(factor=3.0)
     assert ctx.records[0].as_dict()["report"] == {"type": "ScaleReport", "factor": 2.0}

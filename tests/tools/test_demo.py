@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,10 +24,9 @@ def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One full ``qama demo`` run (default problem, every backend, plots), shared by the tests."""
     out = tmp_path_factory.mktemp("demo")
     buf = io.StringIO()
-    t0 = time.perf_counter()
     with contextlib.redirect_stdout(buf):
         rc = main(["demo", "--out", str(out), "--seed", "5"])
-    return {"rc": rc, "out": out, "stdout": buf.getvalue(), "seconds": time.perf_counter() - t0}
+    return {"rc": rc, "out": out, "stdout": buf.getvalue()}
 
 
 def test_cli_demo_runs_and_prints_every_step(cli_run: dict[str, Any]) -> None:
@@ -44,8 +42,6 @@ def test_cli_demo_runs_and_prints_every_step(cli_run: dict[str, Any]) -> None:
         assert column in header
     table_lines = [line.split()[0] for line in text.splitlines()[text.splitlines().index(header) + 2 :] if line]
     assert table_lines[:3] == ["exact", "cim", "sa"]  # every requested backend has a row, ok or not
-    # Generous bound for a shared, loaded CI machine; the target is < 30 s (see docs/data.md).
-    assert cli_run["seconds"] < 90
 
 
 def test_cli_demo_writes_json_and_pngs(cli_run: dict[str, Any]) -> None:
