@@ -1,7 +1,10 @@
-"""Compiler passes over :class:`~qama_compile.ir.QuadraticIR` and the pass manager.
+"""Layer 2, *passes*: compiler passes over :class:`~qama_compile.ir.QuadraticIR` and the pass manager.
 
-See :mod:`qama_compile.passes.base` for the interface and ``docs/passes.md`` for the passes.
-:func:`get_pass` builds a pass by name (for pipelines written as text).
+Passes depend only on the core; they reach a hardware target through the
+:class:`~qama_compile.passes.base.TargetLike` protocol. See :mod:`qama_compile.passes.base`
+for the interface, :mod:`qama_compile.passes.reports` for the typed reports,
+:mod:`qama_compile.passes.options` for :class:`CompileOptions`, and ``docs/passes.md`` for
+the passes. :func:`get_pass` builds a pass by name (for pipelines written as text).
 
 >>> available_passes()[:3]
 ['analysis', 'decompose', 'embed']
@@ -11,20 +14,34 @@ See :mod:`qama_compile.passes.base` for the interface and ``docs/passes.md`` for
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from ..core.decode import DecodeStep, FixVariables, VartypeChange, decode_samples, decode_samples_with_info
 from ..errors import UnknownNameError
-from .base import Pass, PassContext, PassManager, PassRecord
+from .analysis import AnalysisPass
+from .base import Pass, PassContext, PassManager, PassRecord, TargetLike
+from .decompose import DecomposePass
+from .embed import EmbedPass
+from .options import CompileOptions
+from .quantize import QuantizePass
+from .reduce import ReducePass
+from .reports import (
+    AnalysisReport,
+    DecomposePlan,
+    DynamicRange,
+    EmbeddingReport,
+    Fit,
+    PassReport,
+    QuantizationReport,
+    ReductionReport,
+)
 
-#: pass name -> "module:Class" (modules import lazily)
-_PASSES: dict[str, str] = {
-    "analysis": "analysis:AnalysisPass",
-    "decompose": "decompose:DecomposePass",
-    "embed": "embed:EmbedPass",
-    "quantize": "quantize:QuantizePass",
-    "reduce": "reduce:ReducePass",
+_PASSES: dict[str, type[Pass]] = {
+    "analysis": AnalysisPass,
+    "decompose": DecomposePass,
+    "embed": EmbedPass,
+    "quantize": QuantizePass,
+    "reduce": ReducePass,
 }
 
 
@@ -42,19 +59,31 @@ def get_pass(name: str, **options: Any) -> Pass:
             name=name,
             known=available_passes(),
         )
-    module, _, cls = _PASSES[name].partition(":")
-    pass_cls = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
-    instance: Pass = pass_cls(**options)
-    return instance
+    return _PASSES[name](**options)
 
 
 __all__ = [
+    "AnalysisPass",
+    "AnalysisReport",
+    "CompileOptions",
     "DecodeStep",
+    "DecomposePass",
+    "DecomposePlan",
+    "DynamicRange",
+    "EmbedPass",
+    "EmbeddingReport",
+    "Fit",
     "FixVariables",
     "Pass",
     "PassContext",
     "PassManager",
     "PassRecord",
+    "PassReport",
+    "QuantizationReport",
+    "QuantizePass",
+    "ReducePass",
+    "ReductionReport",
+    "TargetLike",
     "VartypeChange",
     "available_passes",
     "decode_samples",
