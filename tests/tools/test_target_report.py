@@ -44,6 +44,7 @@ def test_does_not_fit_row() -> None:
     big = lower_attention(*np.random.default_rng(2).normal(size=(3, 2, 20, 4)), bits=4)
     row = inspect_targets(big, ["ibm-heron"])[0]
     assert row["fits"] is False and "160" in row["reason"] and "156" in row["reason"]
+    assert "fix:" not in row["reason"]  # the error's message field, not its text cut at "; fix:"
     assert row["largest_tokens"] == 156 // 8
 
 
