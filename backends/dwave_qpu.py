@@ -121,7 +121,8 @@ def _integer_labels(bqm: dimod.BinaryQuadraticModel) -> tuple[NDArray[np.int64],
     labels = np.asarray(order)
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
         return None
-    _, (irow, icol, _), _ = bqm.to_numpy_vectors(variable_order=order)
+    vectors: Any = bqm.to_numpy_vectors(variable_order=order)
+    irow, icol = vectors[1][0], vectors[1][1]
     couplers = np.stack([labels[np.asarray(irow)], labels[np.asarray(icol)]], axis=1).astype(np.int64)
     return labels.astype(np.int64), couplers.reshape(-1, 2)
 

@@ -37,7 +37,8 @@ True
 On a device (here qiskit's generic 5-qubit line with its seeded error rates), routed and noisy:
 
 >>> from qiskit.providers.fake_provider import GenericBackendV2
->>> line = GenericBackendV2(5, basis_gates=["cz", "rz", "sx", "x"], coupling_map=[[0, 1], [1, 2], [2, 3], [3, 4]], seed=0)
+>>> path = [[0, 1], [1, 2], [2, 3], [3, 4]]
+>>> line = GenericBackendV2(5, basis_gates=["cz", "rz", "sx", "x"], coupling_map=path, seed=0)
 >>> ss = QAOASampler(reps=1, maxiter=10, shots=256, device=line).sample(bqm, seed=7)
 >>> ss.info["device"], ss.info["noise_model"], len(ss.info["physical_qubits"]) >= 3
 ('generic_backend_5q', True, True)

@@ -354,12 +354,12 @@ def with_defects(target: Target, fraction: float, *, seed: int = 0, coupler_frac
         )
     rng = np.random.default_rng(int(seed))
     nodes = np.sort(np.fromiter(g.nodes, dtype=np.int64, count=g.number_of_nodes()))
-    k = int(round(float(fraction) * nodes.size))
+    k = round(float(fraction) * nodes.size)
     dead = rng.choice(nodes, size=k, replace=False) if k else np.zeros(0, np.int64)
     keep = np.setdiff1d(nodes, dead)
     sub = nx.Graph(g.subgraph(keep.tolist()))
     sub.graph.update(g.graph)
-    m = int(round(float(coupler_fraction) * sub.number_of_edges()))
+    m = round(float(coupler_fraction) * sub.number_of_edges())
     if m:
         edges = np.asarray(sorted((min(u, v), max(u, v)) for u, v in sub.edges()), dtype=np.int64)
         cut = edges[rng.choice(len(edges), size=m, replace=False)]

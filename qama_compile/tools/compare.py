@@ -241,13 +241,26 @@ def _hardware_time(backend_info: Sequence[Mapping[str, Any]]) -> float | None:
 
 
 def _cluster_job(
-    problem: AttentionProblem, name: str, options: dict[str, Any], reads: int, seed: int, target: Any
+    problem: AttentionProblem,
+    name: str,
+    options: dict[str, Any],
+    reads: int,
+    seed: int,
+    target: Any,
+    compile_options: Mapping[str, Any] | None = None,
 ) -> Any:
     """One (problem, backend) run on a Dask worker; the sampler is built there."""
     from ..runtime.registry import get_backend
     from ..runtime.solve import solve
 
-    return solve(problem, backend=get_backend(name, **options), num_reads=reads, seed=seed, target=target)
+    return solve(
+        problem,
+        backend=get_backend(name, **options),
+        num_reads=reads,
+        seed=seed,
+        target=target,
+        compile_options=compile_options,
+    )
 
 
 def _run_on_cluster(
@@ -263,6 +276,7 @@ def _run_on_cluster(
     results: dict[tuple[int, str], Any],
     errors: dict[tuple[int, str], str],
     bar: Any,
+    compile_options: Mapping[str, Any] | None = None,
 ) -> None:
     from distributed import as_completed
 
@@ -276,7 +290,16 @@ def _run_on_cluster(
                 continue
             reads = 1 if name in _DETERMINISTIC_ONE_READ else int(num_reads)
             fut = client.submit(
-                _cluster_job, single, name, options.get(name, {}), reads, seed + b, target, pure=False, retries=2
+                _cluster_job,
+                single,
+                name,
+                options.get(name, {}),
+                reads,
+                seed + b,
+                target,
+                compile_options,
+                pure=False,
+                retries=2,
             )
             futures[fut] = (b, name)
     for fut in as_completed(list(futures)):
@@ -303,6 +326,7 @@ def compare(
     backend_options: Mapping[str, Mapping[str, Any]] | None = None,
     exact_max_variables: int = 24,
     client: Any = None,
+    compile_options: Mapping[str, Any] | None = None,
 ) -> CompareResult:
     """Run every problem of ``problem`` on every backend and tabulate the results.
 
@@ -318,6 +342,8 @@ def compare(
             ``exact`` is not among ``backends``.
         client: a ``distributed.Client``; every (problem, backend) run becomes a task on the
             cluster (retried if a worker dies). Same seeds, so the table equals the serial one.
+        compile_options: options of :func:`qama_compile.compile` for the ``target``
+            (e.g. ``{"chain_strength": 2.0}``; see :func:`sweep_chain_strength`).
     """
     from ..runtime.registry import get_backend
     from ..runtime.solve import solve
@@ -352,7 +378,19 @@ def compare(
     if client is not None:
         try:
             _run_on_cluster(
-                client, problem, names, samplers, setup_errors, options, num_reads, seed, target, results, errors, bar
+                client,
+                problem,
+                names,
+                samplers,
+                setup_errors,
+                options,
+                num_reads,
+                seed,
+                target,
+                results,
+                errors,
+                bar,
+                compile_options,
             )
         finally:
             bar.close()
@@ -367,7 +405,12 @@ def compare(
                     reads = 1 if name in _DETERMINISTIC_ONE_READ else int(num_reads)
                     try:
                         results[b, name] = solve(
-                            single, backend=samplers[name], num_reads=reads, seed=seed + b, target=target
+                            single,
+                            backend=samplers[name],
+                            num_reads=reads,
+                            seed=seed + b,
+                            target=target,
+                            compile_options=compile_options,
                         )
                     except QamaError as exc:
                         errors[b, name] = f"{type(exc).__name__}: {exc}"
@@ -432,6 +475,7 @@ def compare(
     info = {
         "backends": names,
         "target": None if target is None else str(getattr(target, "name", target)),
+        "compile_options": dict(compile_options or {}),
         "num_reads": int(num_reads),
         "seed": int(seed),
         "batch_size": bsz,

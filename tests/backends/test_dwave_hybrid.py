@@ -54,9 +54,11 @@ def test_without_credentials_says_how_to_configure(monkeypatch: pytest.MonkeyPat
 
 
 def test_connection_failure_is_a_backend_error() -> None:
-    with mock.patch(_FROM_CONFIG, side_effect=OSError("no route to host")):
-        with pytest.raises(BackendError, match="could not connect to a Leap hybrid solver: no route to host"):
-            LeapHybridBackend(token="not-a-real-token")
+    with (
+        mock.patch(_FROM_CONFIG, side_effect=OSError("no route to host")),
+        pytest.raises(BackendError, match="could not connect to a Leap hybrid solver: no route to host"),
+    ):
+        LeapHybridBackend(token="not-a-real-token")
 
 
 def test_solve_through_the_registry_with_the_cloud_mocked(cloud: tuple[mock.MagicMock, _RecordingSolver]) -> None:
