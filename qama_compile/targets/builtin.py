@@ -160,6 +160,7 @@ def builtin_targets() -> dict[str, Callable[[], Target]]:
             h_range=(-4.0, 4.0),
             j_range=(-1.0, 1.0),
             extended_j_range=(-2.0, 1.0),
+            per_qubit_coupling_range=(-18.0, 15.0),
             coupling_bits=None,
             timing={
                 "programming_us": 14100.0,
@@ -170,7 +171,7 @@ def builtin_targets() -> dict[str, Callable[[], Target]]:
             },
             sources=(
                 f"{DWAVE_SPECIFIC} (Advantage_system4.1: P16, 5627 working qubits, 40279 couplers, timing)",
-                f"{DWAVE_ALL} (h_range, j_range, extended_j_range, default anneal 20 us)",
+                f"{DWAVE_ALL} (h_range, j_range, extended_j_range, per_qubit_coupling_range, default anneal 20 us)",
             ),
             description="D-Wave Advantage, ideal Pegasus P16 graph (5640 fabric qubits; real QPUs miss a few)",
             graph_id="pegasus(16)",
