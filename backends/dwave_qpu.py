@@ -6,7 +6,8 @@ the problem reaches the qubits:
 
 * **native**: every variable is a working qubit and every interaction a working coupler
   (a problem compiled for ``Target.from_sampler(sampler)``): the structured sampler gets
-  it as it is, no second embedding; the compiler's decoder unembeds the chains.
+  it as it is (with ``auto_scale=False``: the compiler already scaled it into the solver's
+  ranges), no second embedding; the compiler's decoder unembeds the chains.
 * **compiled for another graph**: integer labels that are qubits and couplers of the
   solver's ideal lattice, but some of them are missing on this solver (a problem compiled
   for the ideal ``dwave-advantage`` graph): refused with :class:`BackendError` naming the
@@ -43,6 +44,7 @@ import functools
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -400,7 +402,13 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
             embed_time = time.perf_counter() - t_start
             for key in _STRIP_NATIVE:
                 options.pop(key, None)
-            ss = self._run(lambda: self.child.sample(bqm, **options), bqm)
+            if "auto_scale" in (getattr(self.child, "parameters", None) or {}):
+                # compiled problems are already scaled into the solver's ranges (extended J included):
+                # the QPU must not rescale them (as DWaveCliqueSampler does for its own scaling)
+                options.setdefault("auto_scale", False)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=r"'auto_scale' parameter is valid for DWaveSampler\(\)")
+                ss = self._run(lambda: self.child.sample(bqm, **options), bqm)
             facts = {"embedding_method": "native", "embedding_qubits": bqm.num_variables, "max_chain_length": 1}
         else:
             if self.embedding is None and self.on_foreign == "error":

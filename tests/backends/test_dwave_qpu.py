@@ -237,3 +237,23 @@ def test_native_problem_on_the_ideal_chip_goes_to_the_chip_directly() -> None:
     # the same physical BQM, labelled as qubits, is recognised without the compiler
     bqm = ir_to_bqm(compile_problem(problem, target="chimera-c16").physical, 0, vartype="SPIN")
     assert DWaveBackend(sampler=child).sample(bqm, num_reads=2).info["native"] is True
+
+
+def test_native_problems_are_not_rescaled_by_the_qpu() -> None:
+    child = _mock(topology_type="chimera", topology_shape=[16, 16, 4])
+    seen: list[dict[str, object]] = []
+    inner = child.sample
+
+    def spy(bqm: dimod.BinaryQuadraticModel, **kwargs: object) -> dimod.SampleSet:
+        seen.append(kwargs)
+        return inner(bqm, **kwargs)
+
+    child.sample = spy  # type: ignore[method-assign]
+    problem = lower_attention(*np.random.default_rng(5).normal(size=(3, 1, 3, 4)), bits=2)
+    bqm = ir_to_bqm(compile_problem(problem, target="chimera-c16").physical, 0, vartype="SPIN")
+    qpu = DWaveBackend(sampler=child)
+    assert qpu.sample(bqm, num_reads=2).info["native"] is True
+    assert seen[-1] == {"num_reads": 2, "auto_scale": False}  # the compiler scaled it into the ranges
+    logical = dimod.BinaryQuadraticModel({"a": 0.5}, {("a", "b"): -1.0}, 0.0, "SPIN")
+    qpu.sample(logical, num_reads=2)
+    assert "auto_scale" not in seen[-1]  # logical problems: the QPU's own scaling, as EmbeddingComposite
