@@ -259,7 +259,11 @@ def test_unknown_backend_option(small: qama_compile.AttentionProblem) -> None:
     [
         ({"bits": 1}, r"bits \(the coupling bit width\) must be an integer in 2\.\.32, got 1", "bits=8"),
         ({"bits": 99}, r"must be an integer in 2\.\.32, got 99", "bits=8"),
-        ({"chain_strength": "x"}, "chain_strength must be positive and finite", "chain_strength=2.0"),
+        (
+            {"chain_strength": "x"},
+            "chain_strength must be a positive number, 'torque' or 'scaled', got 'x'",
+            "'scaled'",
+        ),
         ({"chain_strength": float("nan")}, "chain_strength must be positive and finite", "chain_strength=2.0"),
         ({"chain_strength": -1.0}, r"one per problem\), got -1\.0", "torque compensation"),
         ({"timeout": 0}, "timeout must be a positive number of seconds, got 0", "timeout=60"),

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -26,6 +27,7 @@ examples:
   qama compare example --heads 2 --tokens 1:5 --bits 2 --backends exact,sa,tabu --plot cmp.png
   qama compare example --heads 2 --tokens 4 --bits 1 --backends exact,qaoa --option qaoa.maxiter=30
   qama compare example --heads 2 --tokens 6 --bits 2 --backends sa,cim --target dwave-advantage --csv cmp.csv
+  qama compare example --heads 2 --tokens 4 --bits 2 --backends sa --target chimera-c16 --chain-strength 0.5,torque
 
 Columns: best/mean energy over reads; residual = best - reference (the exact ground energy
 when the problem has <= 24 variables, else the best any backend found); p_ground = fraction
@@ -72,6 +74,13 @@ def register(subparsers: Any) -> None:
         metavar="BACKEND.KEY=VALUE",
         help="constructor option for one backend, e.g. qaoa.maxiter=30 or sa.num_sweeps=2000 "
         "(repeatable; VALUE is parsed as JSON, else kept as text)",
+    )
+    parser.add_argument(
+        "--chain-strength",
+        default=None,
+        metavar="V1,V2",
+        help="sweep the chain strength: positive numbers and/or 'torque', 'scaled'; a compile option with "
+        "--target, else an option of the backends that embed (dwave); one row per backend and value",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_scale_arguments(parser)
@@ -139,8 +148,14 @@ def run(args: argparse.Namespace) -> int:
         + f"; {args.reads} reads, seed "
         f"{0 if args.seed is None else args.seed}"
     )
+    run_compare: Any = compare
+    if args.chain_strength is not None:
+        from ..tools.chain_sweep import parse_chain_strengths, sweep_chain_strength
+
+        values = parse_chain_strengths(args.chain_strength)
+        run_compare = functools.partial(sweep_chain_strength, chain_strengths=values)
     with scale_client(args) as client:
-        result = compare(
+        result = run_compare(
             problem,
             backends=backends,
             target=args.target,

@@ -31,7 +31,7 @@ from ..passes.analysis import AnalysisPass
 from ..passes.base import Pass, PassManager
 from ..passes.decompose import DecomposePass, Strategy
 from ..passes.embed import EmbedPass
-from ..passes.options import CompileOptions, EmbeddingMethod, Rounding
+from ..passes.options import ChainStrengthRule, CompileOptions, EmbeddingMethod, Rounding
 from ..passes.quantize import QuantizePass
 from ..passes.reports import DecomposePlan
 from ..targets.registry import get_target
@@ -69,7 +69,8 @@ def compile(
     seed: int | None = None,
     embedding: EmbeddingMethod = "auto",
     timeout: float = 60.0,
-    chain_strength: float | Sequence[float] | None = None,
+    chain_strength: float | Sequence[float] | ChainStrengthRule | None = None,
+    chain_strength_prefactor: float | None = None,
     unembed: UnembedMethod = "majority",
     rounding: Rounding = "nearest",
     bits: int | None = None,
@@ -81,8 +82,10 @@ def compile(
         problem: an :class:`AttentionProblem` or a :class:`QuadraticIR` (any vartype).
         target: a target name (see :func:`qama_compile.available_targets`) or a :class:`Target`.
         pipeline: passes to run instead of :func:`default_pipeline`.
-        seed, embedding, timeout, chain_strength, unembed, rounding, bits, max_exact: the
-            :class:`~qama_compile.passes.options.CompileOptions` (validated there).
+        seed, embedding, timeout, chain_strength, chain_strength_prefactor, unembed, rounding,
+            bits, max_exact: the :class:`~qama_compile.passes.options.CompileOptions`
+            (validated there). ``chain_strength``: ``"torque"`` (uniform torque compensation,
+            the default), ``"scaled"``, one number, or one per problem.
 
     Raises:
         ProblemTooLargeError: the problem cannot fit; the message names the counts, the limit
@@ -93,11 +96,10 @@ def compile(
         seed=seed,
         embedding=embedding,
         timeout=timeout,
-        chain_strength=None
-        if chain_strength is None
-        else tuple(chain_strength)
-        if isinstance(chain_strength, Sequence)
+        chain_strength=tuple(chain_strength)
+        if isinstance(chain_strength, Sequence) and not isinstance(chain_strength, str)
         else chain_strength,
+        chain_strength_prefactor=chain_strength_prefactor,
         unembed=unembed,
         rounding=rounding,
         bits=bits,

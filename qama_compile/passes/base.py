@@ -81,6 +81,9 @@ class TargetLike(Protocol):
     def extended_j_range(self) -> tuple[float, float] | None: ...
 
     @property
+    def per_qubit_coupling_range(self) -> tuple[float, float] | None: ...
+
+    @property
     def coupling_bits(self) -> int | None: ...
 
     @property

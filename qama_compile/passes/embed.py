@@ -42,10 +42,10 @@ from ..core.decode import AncillaGauge, ChainEmbedding, UnembedMethod, VartypeCh
 from ..core.ir import QuadraticIR
 from ..errors import CompilationError, ProblemTooLargeError
 from .base import Pass, PassContext, TargetLike
-from .options import EmbeddingMethod
+from .options import ChainStrengthRule, EmbeddingMethod
 from .reports import EmbeddingReport
 
-__all__ = ["EmbedPass", "embed_ir", "logical_edges", "torque_chain_strength"]
+__all__ = ["EmbedPass", "embed_ir", "logical_edges", "scaled_chain_strength", "torque_chain_strength"]
 
 
 def logical_edges(ir: QuadraticIR) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
@@ -70,6 +70,26 @@ def torque_chain_strength(ir: QuadraticIR, *, prefactor: float = 1.414) -> NDArr
         r, c, d = ir.coo(b)
         bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(ir.linear[b], (r, c, d), 0.0, dimod.SPIN)
         out[b] = uniform_torque_compensation(bqm, prefactor=prefactor)
+    return out
+
+
+def scaled_chain_strength(ir: QuadraticIR, *, prefactor: float = 1.0) -> NDArray[np.float64]:
+    """The largest ``|h|`` or ``|J|`` per problem of a SPIN IR times ``prefactor``.
+
+    As ``dwave.embedding.chain_strength.scaled`` (called per problem).
+
+    >>> ir = QuadraticIR.from_coo(linear=[[0.5, -3.0]], rows=[0], cols=[1], data=[[2.0]], vartype="SPIN")
+    >>> scaled_chain_strength(ir, prefactor=2.0).tolist()
+    [6.0]
+    """
+    import dimod
+    from dwave.embedding.chain_strength import scaled
+
+    out = np.empty(ir.batch_size)
+    for b in range(ir.batch_size):  # one library call per problem (B is small; V is not looped)
+        r, c, d = ir.coo(b)
+        bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(ir.linear[b], (r, c, d), 0.0, dimod.SPIN)
+        out[b] = scaled(bqm, prefactor=prefactor)
     return out
 
 
@@ -145,14 +165,14 @@ class EmbedPass(Pass):
     Args:
         method: ``"auto"`` (clique if it fits the largest clique, else heuristic), ``"clique"``
             or ``"heuristic"`` (``minorminer.find_embedding``); option ``embedding``.
-        chain_strength: a number or ``None``; option ``chain_strength``.
-        prefactor: the torque-compensation prefactor; option ``chain_strength_prefactor``.
+        chain_strength: a number, ``"torque"``, ``"scaled"`` or ``None``; option ``chain_strength``.
+        prefactor: the prefactor of the named rule; option ``chain_strength_prefactor``.
         unembed: ``"majority"``, ``"discard"`` or ``"weighted_random"``; option ``unembed``.
     """
 
     name: ClassVar[str] = "embed"
     method: EmbeddingMethod | None = None
-    chain_strength: float | None = None
+    chain_strength: float | ChainStrengthRule | None = None
     prefactor: float | None = None
     unembed: UnembedMethod | None = None
 
@@ -290,12 +310,19 @@ class EmbedPass(Pass):
         except EmbeddingError as exc:
             raise CompilationError(f"invalid embedding on {target.name!r}: {exc}", fix="report this bug") from exc
         chains = [np.sort(np.asarray(ch, dtype=np.int64)) for ch in chains]  # canonical physical order
-        prefactor = self.prefactor if self.prefactor is not None else opts.chain_strength_prefactor
-        own = None if self.chain_strength is None else (float(self.chain_strength),) * spin.batch_size
-        user_cs = own or opts.chain_strengths(spin.batch_size)
+        if self.chain_strength is not None:
+            opts = dataclasses.replace(opts, chain_strength=self.chain_strength)
+        if self.prefactor is not None:
+            opts = dataclasses.replace(opts, chain_strength_prefactor=self.prefactor)
+        user_cs = opts.chain_strengths(spin.batch_size)
         if user_cs is None:
-            cs = torque_chain_strength(spin, prefactor=prefactor)
-            cs_source = f"uniform torque compensation (prefactor {prefactor})"
+            prefactor = opts.prefactor()
+            if opts.chain_strength_rule == "scaled":
+                cs = scaled_chain_strength(spin, prefactor=prefactor)
+                cs_source = f"scaled to the largest |h|, |J| (prefactor {prefactor:g})"
+            else:
+                cs = torque_chain_strength(spin, prefactor=prefactor)
+                cs_source = f"uniform torque compensation (prefactor {prefactor:g})"
         else:
             cs = np.asarray(user_cs, dtype=np.float64)
             cs_source = "user"

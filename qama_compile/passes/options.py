@@ -23,10 +23,13 @@ import numpy as np
 from ..core.decode import UNEMBED_METHODS, UnembedMethod
 from ..errors import InvalidInputError
 
-__all__ = ["CompileOptions", "EmbeddingMethod", "Rounding"]
+__all__ = ["CHAIN_STRENGTH_RULES", "ChainStrengthRule", "CompileOptions", "EmbeddingMethod", "Rounding"]
 
 EmbeddingMethod = Literal["auto", "clique", "heuristic"]
 Rounding = Literal["nearest", "stochastic"]
+ChainStrengthRule = Literal["torque", "scaled"]
+#: Named chain-strength rules (``dwave.embedding.chain_strength``) and their default prefactors.
+CHAIN_STRENGTH_RULES: dict[str, float] = {"torque": 1.414, "scaled": 1.0}
 
 
 def _is_int(x: Any) -> bool:
@@ -47,9 +50,11 @@ class CompileOptions:
         embedding: ``"auto"`` (a clique embedding when the problem fits the largest clique,
             else ``minorminer.find_embedding``), ``"clique"`` or ``"heuristic"``.
         timeout: seconds for ``find_embedding``.
-        chain_strength: one positive number, one per problem, or ``None`` for uniform
-            torque compensation.
-        chain_strength_prefactor: the torque-compensation prefactor.
+        chain_strength: one positive number, one per problem, ``"torque"`` (uniform torque
+            compensation, also ``None``) or ``"scaled"`` (the problem's largest
+            ``|h|``/``|J|`` times the prefactor), per problem.
+        chain_strength_prefactor: the named rule's prefactor (``None``: 1.414 for
+            ``"torque"``, 1.0 for ``"scaled"``).
         unembed: chain-break resolution: ``"majority"``, ``"discard"`` or ``"weighted_random"``.
         rounding: rounding to the target's DAC grid: ``"nearest"`` or ``"stochastic"``.
         bits: override the target's coupling bit width (2..32).
@@ -60,8 +65,8 @@ class CompileOptions:
     seed: int | None = None
     embedding: EmbeddingMethod = "auto"
     timeout: float = 60.0
-    chain_strength: float | tuple[float, ...] | None = None
-    chain_strength_prefactor: float = 1.414
+    chain_strength: float | tuple[float, ...] | ChainStrengthRule | None = None
+    chain_strength_prefactor: float | None = None
     unembed: UnembedMethod = "majority"
     rounding: Rounding = "nearest"
     bits: int | None = None
@@ -80,7 +85,13 @@ class CompileOptions:
             raise InvalidInputError(
                 f"timeout must be a positive number of seconds, got {self.timeout!r}", fix="pass e.g. timeout=60"
             )
-        if self.chain_strength is not None:
+        if isinstance(self.chain_strength, str):
+            if self.chain_strength not in CHAIN_STRENGTH_RULES:
+                raise InvalidInputError(
+                    f"chain_strength must be a positive number, 'torque' or 'scaled', got {self.chain_strength!r}",
+                    fix="pass e.g. chain_strength='torque' (the default), 'scaled' or 2.0",
+                )
+        elif self.chain_strength is not None:
             try:
                 cs = np.asarray(self.chain_strength, dtype=np.float64).reshape(-1)
             except (TypeError, ValueError):
@@ -92,7 +103,9 @@ class CompileOptions:
                     fix="pass e.g. chain_strength=2.0, or None for uniform torque compensation",
                 )
             object.__setattr__(self, "chain_strength", float(cs[0]) if cs.size == 1 else tuple(float(c) for c in cs))
-        if not _is_real(self.chain_strength_prefactor) or not self.chain_strength_prefactor > 0:
+        if self.chain_strength_prefactor is not None and (
+            not _is_real(self.chain_strength_prefactor) or not self.chain_strength_prefactor > 0
+        ):
             raise InvalidInputError(
                 f"chain_strength_prefactor must be positive, got {self.chain_strength_prefactor!r}",
                 fix="pass e.g. 1.414 (D-Wave's default)",
@@ -120,9 +133,26 @@ class CompileOptions:
                 fix="pass e.g. prune_threshold=1e-3",
             )
 
-    def chain_strengths(self, batch_size: int) -> tuple[float, ...] | None:
-        """The user's chain strength per problem (``None``: torque compensation)."""
+    @property
+    def chain_strength_rule(self) -> ChainStrengthRule | None:
+        """``"torque"`` or ``"scaled"`` when a rule sets the chain strength, ``None`` for user values.
+
+        >>> CompileOptions().chain_strength_rule, CompileOptions(chain_strength=2.0).chain_strength_rule
+        ('torque', None)
+        """
         if self.chain_strength is None:
+            return "torque"
+        return self.chain_strength if isinstance(self.chain_strength, str) else None  # type: ignore[return-value]
+
+    def prefactor(self) -> float:
+        """The prefactor of :attr:`chain_strength_rule` (given, or the rule's default)."""
+        if self.chain_strength_prefactor is not None:
+            return float(self.chain_strength_prefactor)
+        return CHAIN_STRENGTH_RULES[self.chain_strength_rule or "torque"]
+
+    def chain_strengths(self, batch_size: int) -> tuple[float, ...] | None:
+        """The user's chain strength per problem (``None``: a rule, see :attr:`chain_strength_rule`)."""
+        if self.chain_strength is None or isinstance(self.chain_strength, str):
             return None
         cs = np.asarray(self.chain_strength, dtype=np.float64).reshape(-1)
         if cs.size not in (1, batch_size):

@@ -2,8 +2,9 @@
 
 Per problem ``b`` one scale ``s_b > 0`` multiplies every coefficient (and the offset), chosen
 as large as the ranges allow (like D-Wave's ``auto_scale``); the extended ``J`` range is used
-when it gives a larger scale (``use_extended="auto"``). With ``bits`` (the target's
-``coupling_bits`` unless overridden) each coefficient is rounded to the grid
+when it gives a larger scale (``use_extended="auto"``), and a target's
+``per_qubit_coupling_range`` (the allowed sum of the couplings on one qubit) bounds it too.
+With ``bits`` (the target's ``coupling_bits`` unless overridden) each coefficient is rounded to the grid
 ``step * k`` with ``step = max(|lo|, |hi|) / (2**(bits-1) - 1)`` and ``k`` an integer inside
 the range: ``"nearest"`` or ``"stochastic"`` (unbiased, seeded) rounding. Analog targets
 (``bits=None``) are only scaled.
@@ -44,7 +45,7 @@ from .base import Pass, PassContext, TargetLike
 from .options import Rounding
 from .reports import QuantizationReport
 
-__all__ = ["QuantizePass", "grid_step", "scale_factors"]
+__all__ = ["QuantizePass", "coupling_sums", "grid_step", "scale_factors"]
 
 
 def grid_step(bounds: tuple[float, float], bits: int) -> float:
@@ -92,14 +93,50 @@ def _quad_extrema(ir: QuadraticIR) -> tuple[NDArray[np.float64], NDArray[np.floa
     return np.max(parts_max, axis=0), np.min(parts_min, axis=0)
 
 
+def coupling_sums(ir: QuadraticIR) -> NDArray[np.float64]:
+    """Sum of the couplings on each variable, ``[B, V]`` (vectorised over blocks and COO).
+
+    >>> ir = QuadraticIR.from_coo(linear=[0, 0, 0], rows=[0, 0], cols=[1, 2], data=[-1.0, -0.5], vartype="SPIN")
+    >>> coupling_sums(ir).tolist()
+    [[-1.5, -1.0, -0.5]]
+    """
+    b, v = ir.batch_size, ir.num_variables
+    sums = np.zeros((b, v))
+    if ir.block_count:
+        g, n = ir.block_count, ir.block_size
+        sums[:, : g * n] += (ir.blocks.sum(axis=3) + ir.blocks.sum(axis=2)).reshape(b, g * n)
+    if ir.rows.size:
+        import scipy.sparse as sp
+
+        e = ir.rows.size
+        incidence = sp.csr_matrix(
+            (np.ones(2 * e), (np.concatenate([ir.rows, ir.cols]), np.tile(np.arange(e), 2))), shape=(v, e)
+        )
+        sums += np.asarray((incidence @ ir.data.T).T)
+    return sums
+
+
+def _per_qubit_scale(ir: QuadraticIR, bounds: tuple[float, float] | None) -> NDArray[np.float64]:
+    """Largest scale per problem that keeps every variable's coupling sum inside ``bounds``."""
+    if bounds is None:
+        return np.full(ir.batch_size, np.inf)
+    sums = coupling_sums(ir)
+    return np.asarray(_side_scale(sums.max(axis=1, initial=0.0), sums.min(axis=1, initial=0.0), bounds))
+
+
 def scale_factors(
     ir: QuadraticIR,
     target: TargetLike,
     *,
     use_extended: bool | Literal["auto"] = "auto",
 ) -> tuple[NDArray[np.float64], bool]:
-    """Per-problem scale into the target ranges, and whether the extended ``J`` range was used."""
+    """Per-problem scale into the target ranges, and whether the extended ``J`` range was used.
+
+    A target with a ``per_qubit_coupling_range`` (D-Wave) also bounds the scale so that the
+    sum of the couplings on every qubit stays inside it.
+    """
     hs = _side_scale(ir.linear.max(axis=1, initial=0.0), ir.linear.min(axis=1, initial=0.0), target.h_range)
+    hs = np.minimum(hs, _per_qubit_scale(ir, target.per_qubit_coupling_range))
     qmax, qmin = _quad_extrema(ir)
     plain = np.minimum(hs, _side_scale(qmax, qmin, target.j_range))
     if target.extended_j_range is None or use_extended is False:

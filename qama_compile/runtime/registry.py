@@ -51,6 +51,7 @@ BUILTIN_BACKENDS: dict[str, str] = {
     "steepest": "qama_backends.dwave_samplers:SteepestDescentSampler",
     "qaoa": "qama_backends.qaoa:QAOASampler",
     "dwave": "qama_backends.dwave_qpu:DWaveBackend",
+    "hybrid": "qama_backends.dwave_hybrid:LeapHybridBackend",
 }
 
 #: Modules whose pip distribution name differs from the module name.

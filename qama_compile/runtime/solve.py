@@ -114,6 +114,21 @@ def _decode_each(compiled: CompiledProblem, physical: BatchSamples) -> tuple[lis
     return samples, energies, cbf
 
 
+def _compile_kwargs(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``compile_options`` checked against :func:`qama_compile.compile`'s keyword options."""
+    import inspect
+
+    given = dict(options or {})
+    accepted = set(inspect.signature(compile_problem).parameters) - {"problem", "target", "seed"}
+    unknown = sorted(set(given) - accepted)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown compile option(s): {', '.join(unknown)}",
+            fix=f"use the options of qama_compile.compile: {', '.join(sorted(accepted))}",
+        )
+    return given
+
+
 def solve(
     problem: AttentionProblem,
     *,
@@ -123,6 +138,7 @@ def solve(
     backend_options: Mapping[str, Any] | None = None,
     target: str | Target | None = None,
     decompose: bool = False,
+    compile_options: Mapping[str, Any] | None = None,
     **sample_options: Any,
 ) -> SolveResult:
     """Sample every problem of the batch on ``backend`` and decode the best sample.
@@ -142,6 +158,8 @@ def solve(
             backend's ``max_variables``), solve it by block-coordinate descent over
             subproblems that fit (the plan of :func:`qama_compile.compiler.plan_decomposition`);
             the subproblems are sampled logically.
+        compile_options: keyword options of :func:`qama_compile.compile` for the compilation
+            with ``target`` (e.g. ``{"chain_strength": "scaled"}``); ``seed`` is ``seed``.
         **sample_options: passed to the backend's ``sample`` / ``sample_ir``.
 
     >>> import numpy as np
@@ -169,7 +187,7 @@ def solve(
         read_samples, read_energies = list(out.samples), list(out.energies)
         extra: dict[str, Any] = {}
     else:
-        compiled = compile_problem(problem, target=target, seed=seed)
+        compiled = compile_problem(problem, target=target, seed=seed, **_compile_kwargs(compile_options))
         sampled = compiled.physical
         out = sample_batch(sampled, sampler, num_reads=reads, seed=seed, name=name, **sample_options)
         read_samples, read_energies, cbf = _decode_each(compiled, out)

@@ -1,6 +1,9 @@
 """The shipped targets, every figure with its source (docs/targets.md).
 
-The D-Wave graphs are the ideal fabric graphs (a real QPU misses a few qubits); the CIM
+The D-Wave graphs are the ideal fabric graphs (a real QPU misses a few qubits: build the
+target of the solver in hand with ``Target.from_sampler``, or model yield with
+``Target.with_defects``); ``ibm-heron`` is qiskit-ibm-runtime's ``FakeFez`` calibration
+snapshot when the ``ibm`` extra is installed, else the heavy-hex rule; the CIM
 targets model the machines of the QAMA paper's hardware experiment and of Honjo et al.
 2021; ``aer-statevector`` is sized from the memory available when it is built.
 
@@ -10,11 +13,13 @@ targets model the machines of the QAMA paper's hardware experiment and of Honjo 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Callable
+from typing import Any
 
-from .graphs import chimera_graph, heavy_hex_graph, pegasus_graph, zephyr_graph
+from .graphs import chimera_graph, heavy_hex_graph, heron_coupling_map, pegasus_graph, zephyr_graph
 from .target import Target
 
 __all__ = ["ALIASES", "STATEVECTOR_BYTES_PER_AMPLITUDE", "builtin_targets", "statevector_qubit_limit"]
@@ -84,6 +89,66 @@ def _aer_target() -> Target:
     )
 
 
+HERON_BASIS = ("cz", "id", "rz", "sx", "x")
+
+
+@functools.lru_cache(maxsize=1)
+def fake_heron_backend() -> Any:
+    """qiskit-ibm-runtime's ``FakeFez`` (a Heron r2 calibration snapshot), or ``None`` without the ``ibm`` extra."""
+    try:
+        from qiskit_ibm_runtime.fake_provider import FakeFez
+    except ImportError:
+        return None
+    return FakeFez()
+
+
+@functools.lru_cache(maxsize=1)
+def generic_heron_backend() -> Any:
+    """A ``GenericBackendV2`` on the heavy-hex map of ``ibm-heron`` with the Heron basis and
+    qiskit's generic (seeded, random) error rates: the device when the ``ibm`` extra is absent."""
+    from qiskit.providers.fake_provider import GenericBackendV2
+
+    return GenericBackendV2(156, basis_gates=list(HERON_BASIS), coupling_map=heron_coupling_map(), seed=0)
+
+
+def _heron_target() -> Target:
+    fake = fake_heron_backend()
+    if fake is not None:
+        from .devices import target_from_qiskit_backend
+
+        return target_from_qiskit_backend(
+            fake,
+            name="ibm-heron",
+            topology="heavy-hex",
+            sources=(
+                f"{IBM_PROCESSORS} (Heron r2: 156 qubits, heavy-hexagonal lattice)",
+                "coupling map, basis gates and calibration (errors, durations, T1/T2): qiskit-ibm-runtime "
+                "FakeFez, a snapshot of ibm_fez (Heron r2); installed with the 'ibm' extra",
+            ),
+            description="IBM Heron r2 (FakeFez calibration snapshot, 156 qubits) for QAOA circuit counts and noise",
+        )
+    return Target(
+        name="ibm-heron",
+        kind="gate",
+        topology="heavy-hex",
+        num_qubits=156,
+        h_range=(-math.inf, math.inf),
+        j_range=(-math.inf, math.inf),
+        coupling_bits=None,
+        timing={},
+        sources=(
+            f"{IBM_PROCESSORS} (Heron r2: 156 qubits, heavy-hexagonal lattice)",
+            "coupling map: heavy-hex rule (8 rows of 16 + 7x4 bridges, degree <= 3) built with qiskit; "
+            "device: GenericBackendV2 with generic error rates (install the 'ibm' extra for FakeFez's calibration)",
+        ),
+        description="IBM Heron r2 heavy-hex device (156 qubits) for QAOA circuit counts",
+        graph_id="heavy-hex(8,16)",
+        graph_factory=heavy_hex_graph,
+        basis_gates=HERON_BASIS,
+        device_factory=generic_heron_backend,
+    )
+
+
 def builtin_targets() -> dict[str, Callable[[], Target]]:
     """Factories of the shipped targets, by name (a target is built when asked for)."""
     return {
@@ -95,6 +160,7 @@ def builtin_targets() -> dict[str, Callable[[], Target]]:
             h_range=(-4.0, 4.0),
             j_range=(-1.0, 1.0),
             extended_j_range=(-2.0, 1.0),
+            per_qubit_coupling_range=(-18.0, 15.0),
             coupling_bits=None,
             timing={
                 "programming_us": 14100.0,
@@ -105,7 +171,7 @@ def builtin_targets() -> dict[str, Callable[[], Target]]:
             },
             sources=(
                 f"{DWAVE_SPECIFIC} (Advantage_system4.1: P16, 5627 working qubits, 40279 couplers, timing)",
-                f"{DWAVE_ALL} (h_range, j_range, extended_j_range, default anneal 20 us)",
+                f"{DWAVE_ALL} (h_range, j_range, extended_j_range, per_qubit_coupling_range, default anneal 20 us)",
             ),
             description="D-Wave Advantage, ideal Pegasus P16 graph (5640 fabric qubits; real QPUs miss a few)",
             graph_id="pegasus(16)",
@@ -182,22 +248,6 @@ def builtin_targets() -> dict[str, Callable[[], Target]]:
             ),
             description="Measurement-feedback CIM class, 100,512 spins (Honjo et al. 2021)",
         ),
-        "ibm-heron": lambda: Target(
-            name="ibm-heron",
-            kind="gate",
-            topology="heavy-hex",
-            num_qubits=156,
-            h_range=(-math.inf, math.inf),
-            j_range=(-math.inf, math.inf),
-            coupling_bits=None,
-            timing={},
-            sources=(
-                f"{IBM_PROCESSORS} (Heron r2: 156 qubits, heavy-hexagonal lattice)",
-                "coupling map: heavy-hex rule (8 rows of 16 + 7x4 bridges, degree <= 3) built with qiskit",
-            ),
-            description="IBM Heron r2 heavy-hex device (156 qubits) for QAOA circuit counts",
-            graph_id="heavy-hex(8,16)",
-            graph_factory=heavy_hex_graph,
-        ),
+        "ibm-heron": _heron_target,
         "aer-statevector": _aer_target,
     }

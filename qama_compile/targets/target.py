@@ -67,6 +67,8 @@ class Target:
         num_qubits: qubits (annealer / gate), spins (CIM) or the simulator's qubit limit.
         h_range, j_range: allowed field and coupling values (Ising, dimod sign convention).
         extended_j_range: wider coupling range usable for some couplers (D-Wave), or ``None``.
+        per_qubit_coupling_range: allowed sum of the couplings on one qubit when the
+            extended range is used (D-Wave's ``per_qubit_coupling_range``), or ``None``.
         coupling_bits: bit width of the coupling (and field) DACs; ``None`` = analog.
         native_fields: whether the machine implements ``h`` directly; if not, the compiler
             adds an ancilla spin that carries the fields as couplings.
@@ -75,6 +77,11 @@ class Target:
         description: one line for tables.
         graph_id: identity of the qubit graph (``""`` when there is none).
         graph_factory: builds the graph (called once per process per ``graph_id``).
+        basis_gates: the native gates of a gate device (``()`` for other kinds).
+        calibration: reported error rates and coherence times (see
+            :meth:`from_qiskit_backend`), ``{}`` when none were given.
+        device_factory: returns the live device this target was read from (a D-Wave
+            sampler, a Qiskit backend), or ``None``; see :meth:`device`.
     """
 
     name: str
@@ -91,6 +98,10 @@ class Target:
     description: str = ""
     graph_id: str = ""
     graph_factory: Callable[[], nx.Graph] | None = field(default=None, compare=False, repr=False)
+    per_qubit_coupling_range: tuple[float, float] | None = None
+    basis_gates: tuple[str, ...] = ()
+    calibration: Mapping[str, float] = field(default_factory=dict)
+    device_factory: Callable[[], Any] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -101,7 +112,7 @@ class Target:
             or self.num_qubits < 0
         ):
             raise InvalidInputError(f"num_qubits must be an integer >= 0, got {self.num_qubits!r}", fix="pass e.g. 550")
-        for name in ("h_range", "j_range", "extended_j_range"):
+        for name in ("h_range", "j_range", "extended_j_range", "per_qubit_coupling_range"):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -122,7 +133,11 @@ class Target:
                 fix="build user targets with Target.from_graph(...)",
             )
         object.__setattr__(self, "timing", MappingProxyType(dict(self.timing)))
+        object.__setattr__(
+            self, "calibration", MappingProxyType({str(k): float(v) for k, v in self.calibration.items()})
+        )
         object.__setattr__(self, "sources", tuple(self.sources))
+        object.__setattr__(self, "basis_gates", tuple(str(g) for g in self.basis_gates))
 
     def __hash__(self) -> int:  # the timing mapping is not hashable; every other compared field is
         return hash(
@@ -137,6 +152,8 @@ class Target:
                 self.coupling_bits,
                 self.native_fields,
                 self.graph_id,
+                self.per_qubit_coupling_range,
+                self.basis_gates,
             )
         )
 
@@ -334,6 +351,51 @@ class Target:
             graph_factory=lambda: g,
         )
 
+    # ------------------------------------------------------------------ devices
+    def device(self) -> Any:
+        """The live device this target was read from (a D-Wave sampler, a Qiskit backend), or ``None``.
+
+        Backends use it: the ``qaoa`` backend transpiles to a gate target's device and
+        simulates its noise; the ``dwave`` backend samples on an annealer target's sampler.
+        """
+        return None if self.device_factory is None else self.device_factory()
+
+    @classmethod
+    def from_sampler(cls, sampler: Any, *, name: str | None = None) -> Target:
+        """The target of a D-Wave structured sampler (``DWaveSampler``, ``MockDWaveSampler``): its
+        working graph, ranges and timing (:func:`~qama_compile.targets.devices.target_from_sampler`).
+
+        >>> from dwave.system.testing import MockDWaveSampler
+        >>> t = Target.from_sampler(MockDWaveSampler(topology_type="pegasus", topology_shape=[4], broken_nodes=[40]))
+        >>> t.num_qubits, t.h_range, t.graph_id.startswith("sha256:"), t.largest_clique() > 0
+        (263, (-4.0, 4.0), True, True)
+        """
+        from .devices import target_from_sampler
+
+        return target_from_sampler(sampler, name=name)
+
+    @classmethod
+    def from_qiskit_backend(cls, backend: Any, *, name: str | None = None) -> Target:
+        """The target of a Qiskit ``BackendV2``: coupling map, basis gates and calibration
+        (:func:`~qama_compile.targets.devices.target_from_qiskit_backend`)."""
+        from .devices import target_from_qiskit_backend
+
+        return target_from_qiskit_backend(backend, name=name)
+
+    def with_defects(self, fraction: float, *, seed: int = 0, coupler_fraction: float = 0.0) -> Target:
+        """This target less a seeded random ``fraction`` of its qubits (and their couplers),
+        as a real chip misses some: a new target with a new ``graph_id`` (and no device).
+
+        >>> from qama_compile.targets import get_target
+        >>> adv = get_target("dwave-advantage")
+        >>> worn = adv.with_defects(0.01, seed=0)
+        >>> worn.num_qubits, worn.graph_id == adv.graph_id, worn == adv.with_defects(0.01, seed=0)
+        (5584, False, True)
+        """
+        from .devices import with_defects
+
+        return with_defects(self, fraction, seed=seed, coupler_fraction=coupler_fraction)
+
     def summary(self) -> dict[str, Any]:
         """JSON-ready facts (the graph is not built)."""
         return {
@@ -350,4 +412,8 @@ class Target:
             "sources": list(self.sources),
             "description": self.description,
             "graph_id": self.graph_id,
+            "per_qubit_coupling_range": _json_range(self.per_qubit_coupling_range),
+            "basis_gates": list(self.basis_gates),
+            "calibration": dict(self.calibration),
+            "has_device": self.device_factory is not None,
         }

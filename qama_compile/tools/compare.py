@@ -243,10 +243,18 @@ def _hardware_time(backend_info: Sequence[Mapping[str, Any]]) -> float | None:
     return None
 
 
-def _compare_job(args: tuple[AttentionProblem, Any, dict[str, Any], int, int, Any]) -> Any:
+def _compare_job(args: tuple[AttentionProblem, Any, dict[str, Any], int, int, Any, Any]) -> Any:
     """One (problem, backend) run: here, or on a Dask worker (where a named backend is built)."""
-    single, backend, options, reads, seed, target = args
-    return solve(single, backend=backend, backend_options=options or None, num_reads=reads, seed=seed, target=target)
+    single, backend, options, reads, seed, target, compile_options = args
+    return solve(
+        single,
+        backend=backend,
+        backend_options=options or None,
+        num_reads=reads,
+        seed=seed,
+        target=target,
+        compile_options=compile_options,
+    )
 
 
 def compare(
@@ -260,6 +268,7 @@ def compare(
     backend_options: Mapping[str, Mapping[str, Any]] | None = None,
     exact_max_variables: int = 24,
     client: Any = None,
+    compile_options: Mapping[str, Any] | None = None,
 ) -> CompareResult:
     """Run every problem of ``problem`` on every backend and tabulate the results.
 
@@ -276,6 +285,8 @@ def compare(
         client: a ``distributed.Client``; every (problem, backend) run becomes a task on the
             cluster (resubmitted if its worker dies: :mod:`qama_compile.runtime.executor`).
             Same seeds, so the table equals the serial one.
+        compile_options: options of :func:`qama_compile.compile` for the ``target``
+            (e.g. ``{"chain_strength": 2.0}``; see :func:`sweep_chain_strength`).
     """
     if not isinstance(problem, AttentionProblem):
         raise InvalidInputError(
@@ -304,7 +315,7 @@ def compare(
     results: dict[tuple[int, str], Any] = {}
     errors: dict[tuple[int, str], str] = {}
     keys: list[tuple[int, str]] = []
-    jobs: list[tuple[AttentionProblem, Any, dict[str, Any], int, int, Any]] = []
+    jobs: list[tuple[AttentionProblem, Any, dict[str, Any], int, int, Any, Any]] = []
     for b in range(bsz):
         single = problem.select([b])
         for name in names:
@@ -315,7 +326,7 @@ def compare(
             # a cluster builds each backend on its worker; here the one built above is reused
             backend, opts = (name, options.get(name, {})) if client is not None else (samplers[name], {})
             keys.append((b, name))
-            jobs.append((single, backend, opts, reads, seed + b, target))
+            jobs.append((single, backend, opts, reads, seed + b, target, compile_options))
     bar = _progress(len(jobs), enabled=progress)
 
     def done(outcome: TaskOutcome[Any]) -> None:
@@ -389,6 +400,7 @@ def compare(
     info = {
         "backends": names,
         "target": None if target is None else str(getattr(target, "name", target)),
+        "compile_options": dict(compile_options or {}),
         "num_reads": int(num_reads),
         "seed": int(seed),
         "batch_size": bsz,

@@ -1,7 +1,8 @@
 """Every registered backend passes the shipped conformance checks (qama_compile.testing).
 
-Backends that cannot run here (a real QPU without credentials) are tested through an
-injected child (``dwave`` with dwave-system's MockDWaveSampler); a backend that cannot even
+Backends that cannot run here (e.g. a real QPU without credentials) are tested through an
+injected sampler (``dwave`` with dwave-system's MockDWaveSampler, ``hybrid`` with a
+LeapHybridSampler whose cloud client is mocked); a backend that cannot even
 be loaded fails the test: every registered name must work.
 """
 
@@ -21,10 +22,24 @@ from qama_compile.testing import assert_backend_conformance
 _OPTIONS: dict[str, Any] = {
     "qaoa": lambda: {"reps": 1, "maxiter": 5, "shots": 64},
     "tabu": lambda: {"timeout": 5},
-    "dwave": lambda: {"child": MockDWaveSampler(substitute_kwargs={"seed": 0})},
+    "dwave": lambda: {"sampler": MockDWaveSampler(substitute_kwargs={"seed": 0})},
+    "hybrid": lambda: {"sampler": _mock_leap_hybrid()},
 }
 #: backends that must find the ground state of the small conformance problems
 _FINDS_GROUND_STATES = {"exact", "cim", "sa", "tabu"}
+
+
+def _mock_leap_hybrid() -> Any:
+    """dwave-system's LeapHybridSampler with the cloud client mocked (a local solver, no network)."""
+    from unittest import mock
+
+    from dwave.system import LeapHybridSampler
+    from dwave.system.testing import MockLeapHybridSolver
+
+    client = mock.MagicMock()
+    client.get_solver.return_value = MockLeapHybridSolver()
+    with mock.patch("dwave.system.samplers.leap_hybrid_sampler.Client.from_config", return_value=client):
+        return LeapHybridSampler(token="not-a-real-token")
 
 
 @pytest.mark.parametrize("name", available_backends())

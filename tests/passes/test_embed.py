@@ -14,7 +14,7 @@ from qama_compile import lower_attention
 from qama_compile.core.convert import ir_to_bqm
 from qama_compile.core.decode import AncillaGauge, ChainEmbedding, decode_samples_with_info
 from qama_compile.core.ir import QuadraticIR
-from qama_compile.errors import ProblemTooLargeError
+from qama_compile.errors import InvalidInputError, ProblemTooLargeError
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.embed import EmbedPass, logical_edges, torque_chain_strength
 from qama_compile.passes.options import CompileOptions
@@ -105,6 +105,47 @@ def test_chain_strength_torque_and_user_value(rng: np.random.Generator) -> None:
     _, ctx = PassManager([EmbedPass()]).run(ir, target=CHIMERA, options=CompileOptions(chain_strength=(1.0, 2.0, 3.0)))
     report = ctx.get(EmbeddingReport)
     assert report is not None and report.chain_strength == (1.0, 2.0, 3.0)
+
+
+def test_chain_strength_rules_scaled_and_prefactors(rng: np.random.Generator) -> None:
+    from dwave.embedding.chain_strength import scaled, uniform_torque_compensation
+
+    ir = _random_ir(rng, 6, 0.7, batch=2)
+    bqms = [ir_to_bqm(ir, b, vartype="SPIN") for b in range(2)]
+    cases = [
+        (
+            CompileOptions(chain_strength="scaled"),
+            [scaled(q) for q in bqms],
+            "scaled to the largest |h|, |J| (prefactor 1)",
+        ),
+        (
+            CompileOptions(chain_strength="scaled", chain_strength_prefactor=2.0),
+            [scaled(q, prefactor=2.0) for q in bqms],
+            "scaled to the largest |h|, |J| (prefactor 2)",
+        ),
+        (
+            CompileOptions(chain_strength="torque", chain_strength_prefactor=0.5),
+            [uniform_torque_compensation(q, prefactor=0.5) for q in bqms],
+            "uniform torque compensation (prefactor 0.5)",
+        ),
+        (
+            CompileOptions(),
+            [uniform_torque_compensation(q) for q in bqms],
+            "uniform torque compensation (prefactor 1.414)",
+        ),
+    ]
+    for options, expected, source in cases:
+        _, ctx = PassManager([EmbedPass()]).run(ir, target=CHIMERA, options=options)
+        report = ctx.get(EmbeddingReport)
+        assert report is not None and report.chain_strength == pytest.approx(expected)
+        assert report.chain_strength_source == source
+    _, ctx = PassManager([EmbedPass(chain_strength="scaled", prefactor=3.0)]).run(ir, target=CHIMERA)
+    report = ctx.get(EmbeddingReport)
+    assert report is not None and report.chain_strength == pytest.approx([scaled(q, prefactor=3.0) for q in bqms])
+    with pytest.raises(InvalidInputError, match="'torque' or 'scaled'"):
+        CompileOptions(chain_strength="strong")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="chain_strength_prefactor"):
+        CompileOptions(chain_strength="scaled", chain_strength_prefactor=0.0)
 
 
 def test_unembedding_methods_and_chain_breaks() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -152,3 +154,34 @@ def test_gate_targets_and_no_target_are_skipped() -> None:
     for target in (None, get_target("ibm-heron")):
         out, ctx = PassManager([QuantizePass()]).run(ir, target=target)
         assert out is ir and ctx.get(QuantizationReport) is None
+
+
+def test_per_qubit_coupling_range_bounds_the_scale() -> None:
+    """A qubit with ten strong couplers: the extended range alone would allow a scale of 2,
+    the per-qubit range [-5, 5] caps the coupling sum on the centre qubit."""
+    import networkx as nx
+
+    from qama_compile.passes.quantize import coupling_sums, scale_factors
+    from qama_compile.targets import Target
+
+    star = QuadraticIR.from_coo(
+        linear=np.zeros(11), rows=np.zeros(10, int), cols=np.arange(1, 11), data=-np.ones(10), vartype="SPIN"
+    )
+    graph = nx.star_graph(10)
+    free = Target.from_graph("star", graph, h_range=(-4, 4), j_range=(-1, 1), extended_j_range=(-2, 1))
+    capped = dataclasses.replace(free, per_qubit_coupling_range=(-5.0, 5.0))
+    (s_free,), ext_free = scale_factors(star, free)
+    (s_capped,), ext_capped = scale_factors(star, capped)
+    assert ext_free and s_free == pytest.approx(2.0)  # J = -1 scaled to the extended -2
+    assert coupling_sums(star)[0].min() == pytest.approx(-10.0)  # the centre qubit
+    assert not ext_capped and s_capped == pytest.approx(0.5)  # -10 * 0.5 = -5: the per-qubit bound
+    out, _ = PassManager([QuantizePass()]).run(star, target=capped)
+    assert coupling_sums(out)[0].min() >= -5.0 - 1e-12
+    # dense blocks and the sparse head penalty of a lowered problem, against dimod's adjacency
+    from qama_compile.core.convert import ir_to_bqm
+
+    spin = lower_attention(*np.random.default_rng(1).normal(size=(3, 2, 3, 4)), bits=2).ir.to_spin()
+    assert spin.block_count and spin.rows.size
+    bqm = ir_to_bqm(spin, 0, vartype="SPIN")
+    expected = [sum(bqm.adj[v].values()) for v in spin.label_tuples()]
+    np.testing.assert_allclose(coupling_sums(spin)[0], expected, atol=1e-12)
