@@ -23,6 +23,7 @@ from .errors import (
     MissingDependencyError,
     ProblemTooLargeError,
     QamaError,
+    TracingError,
     UnknownNameError,
 )
 from .runtime.many import ManyResult, solve_many
@@ -48,6 +49,7 @@ __all__ = [
     "QuadraticIR",
     "SolveResult",
     "Target",
+    "TracingError",
     "UnknownNameError",
     "__version__",
     "available_backends",
