@@ -63,9 +63,10 @@ class Masks:
 def _float_mask(mask: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """``(allowed, shift or None)`` from an additive float mask; NaN and +inf are refused."""
     if bool(torch.isnan(mask).any()) or bool((mask == float("inf")).any()):
+        what = "a padded key" if name == "key_padding_mask" else "a forbidden pair"
         raise InvalidInputError(
             f"{name} contains NaN or +inf",
-            fix=f"use -inf (or True in a bool mask) to forbid a pair and finite values to shift it in {name}",
+            fix=f"in {name} use -inf (or True in a bool mask) for {what} and finite values to shift couplings",
             tensor=name,
         )
     allowed = mask != float("-inf")

@@ -4,6 +4,7 @@ masks, cross-attention, transformer layers, torch.compile, jit.trace, devices, b
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -220,17 +221,28 @@ def test_inside_transformer_encoder_layer_train_and_eval(batch_first: bool, outp
     assert layer.self_attn.solve_calls == calls + 2 and torch.isfinite(y).all() and torch.isfinite(y2).all()
 
 
-def test_inside_transformer_encoder_nested_inference() -> None:
+def test_inside_transformer_encoder_nested_inference(monkeypatch: pytest.MonkeyPatch) -> None:
     """nn.TransformerEncoder's eval path turns padded batches into nested tensors; they work."""
+    nested_calls: list[int] = []
+    original = QAMultiheadAttention._forward_nested
+
+    def spy(self: QAMultiheadAttention, *args: Any, **kwargs: Any) -> Any:
+        nested_calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(QAMultiheadAttention, "_forward_nested", spy)
     layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
     layer.self_attn = QAMultiheadAttention.from_torch(layer.self_attn, **QUICK)
     enc = nn.TransformerEncoder(layer, 2, enable_nested_tensor=True).eval()
     x = _x(2, 4, 8)
     pad = torch.tensor([[False] * 4, [False, False, True, True]])
-    with torch.no_grad(), pytest.warns(UserWarning, match="nested"):
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # torch: "nested tensors are in prototype stage"
         y = enc(x, src_key_padding_mask=pad)
+    assert len(nested_calls) == 2  # both layers got nested input
     assert y.shape == (2, 4, 8) and torch.isfinite(y).all() and (y[1, 2:] == 0).all()
     assert all(m.self_attn.solve_calls == 1 for m in enc.layers)
+    assert [g["tokens"] for g in enc.layers[0].self_attn.last_solve_info["groups"]] == [2, 4]
 
 
 @pytest.mark.parametrize("batch_first", [True, False])

@@ -258,6 +258,7 @@ def test_non_finite_couplings_from_parameters_are_named() -> None:
     assert "learning rate" in str(exc.value)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def test_jit_trace_is_refused() -> None:
     op = QAMA(2, bits=1, backend="exact")
     with pytest.raises(TracingError) as exc:
