@@ -25,7 +25,7 @@ ties each one to their code and to the test that checks it.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..base.optional import optional_import
 from ..errors import InvalidInputError
@@ -56,6 +56,8 @@ EPS = 1e-6
 
 ValueTransform = Literal["clamp", "softmax", "abs"]
 VALUE_TRANSFORMS: tuple[str, ...] = ("clamp", "softmax", "abs")
+
+_LN2 = math.log(2.0)
 
 
 def _xlog2x(p: torch.Tensor) -> torch.Tensor:
@@ -120,12 +122,69 @@ def value_entropy_terms(
     return hi, hi.sum(dim=-1)
 
 
+#: Elements of one ``[rows, Lk, d]`` block of the JS workspace (8 MiB in float32).
+_JS_BLOCK = 1 << 21
+
+
+def _row_block(p: torch.Tensor, r: torch.Tensor) -> int:
+    """Query rows per block so that a ``[..., rows, Lk, d]`` temporary has about ``_JS_BLOCK`` elements."""
+    per_row = max(math.prod(p.shape[:-2]) * r.shape[-2] * p.shape[-1], 1)
+    return max(1, min(p.shape[-2], _JS_BLOCK // per_row))
+
+
+class _JSCoupling(torch.autograd.Function):
+    """The authors' JS coupling of two probability tensors, in row blocks, with an analytic backward.
+
+    Same operations as their code in the forward (bit-identical); the backward recomputes the
+    block instead of keeping autograd's ``[..., Lq, Lk, d]`` intermediates. With
+    ``F(x) = x log2(x / D + eps)``, ``D = (a + b) / 2 + eps``, ``r = x / D``, ``u = r + eps``:
+    ``dF/dx = log2 u + r / (u ln 2)`` and ``dF/dD = -r^2 / (u ln 2)``, ``dD/da = dD/db = 1/2``.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, p: torch.Tensor, r: torch.Tensor, eps: float) -> torch.Tensor:
+        step = _row_block(p, r)
+        b = r.unsqueeze(-3)
+        blocks = []
+        for start in range(0, p.shape[-2], step):  # blocks of query rows, not single tokens
+            a = p[..., start : start + step, :].unsqueeze(-2)
+            den = (0.5 * (a + b)).add_(eps)
+            kl_a = (a / den).add_(eps).log2_().mul_(a).sum(dim=-1)
+            kl_b = (b / den).add_(eps).log2_().mul_(b).sum(dim=-1)
+            blocks.append(0.5 * kl_a + 0.5 * kl_b)
+        ctx.save_for_backward(p, r)
+        ctx.eps = eps
+        return blocks[0] if len(blocks) == 1 else torch.cat(blocks, dim=-2)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        p, r = ctx.saved_tensors
+        eps = ctx.eps
+        step = _row_block(p, r)
+        b = r.unsqueeze(-3)
+        grad_p, grad_r = [], torch.zeros_like(r)
+        for start in range(0, p.shape[-2], step):
+            a = p[..., start : start + step, :].unsqueeze(-2)
+            g = grad[..., start : start + step, :].unsqueeze(-1)
+            den = 0.5 * (a + b) + eps
+            ra, rb = a / den, b / den
+            ua, ub = ra + eps, rb + eps
+            through_den = (ra * ra / ua + rb * rb / ub) * (-0.5 / _LN2)
+            d_a = torch.log2(ua) + ra / ua / _LN2 + through_den
+            d_b = torch.log2(ub) + rb / ub / _LN2 + through_den
+            grad_p.append(0.5 * (g * d_a).sum(dim=-2))
+            grad_r = grad_r + 0.5 * (g * d_b).sum(dim=-3)
+        return (grad_p[0] if len(grad_p) == 1 else torch.cat(grad_p, dim=-2)), grad_r, None
+
+
 def js_coupling(q: torch.Tensor, k: torch.Tensor, *, eps: float = EPS) -> torch.Tensor:
     """``J_ij = (KL(P_i || M_ij) + KL(R_j || M_ij)) / 2`` in bits, ``P = softmax(q)``, ``R = softmax(k)``.
 
     ``q [..., Lq, d]``, ``k [..., Lk, d]`` -> ``[..., Lq, Lk]``. The authors' regularised form:
     ``KL(P || M) = sum P log2(P / (M + eps) + eps)`` (it differs from the exact divergence by
-    ``O(eps)``; the ``eps`` also keeps every gradient finite). Memory: ``[..., Lq, Lk, d]``.
+    ``O(d eps)``; the ``eps`` also keeps every gradient finite). Computed in blocks of query
+    rows (about 2M elements of ``[rows, Lk, d]`` at a time) with an analytic backward, so the
+    ``[..., Lq, Lk, d]`` workspace is never held whole.
 
     >>> import torch
     >>> js_coupling(torch.zeros(3, 4), torch.zeros(2, 4)).shape
@@ -136,12 +195,8 @@ def js_coupling(q: torch.Tensor, k: torch.Tensor, *, eps: float = EPS) -> torch.
             f"q and k must agree in leading axes and head_dim, got {tuple(q.shape)} and {tuple(k.shape)}",
             fix="project queries and keys to the same head dimension",
         )
-    p = torch.softmax(q, dim=-1).unsqueeze(-2)  # [..., Lq, 1, d]
-    r = torch.softmax(k, dim=-1).unsqueeze(-3)  # [..., 1, Lk, d]
-    m = 0.5 * (p + r)
-    kl_p = torch.sum(p * torch.log2(p / (m + eps) + eps), dim=-1)
-    kl_r = torch.sum(r * torch.log2(r / (m + eps) + eps), dim=-1)
-    return 0.5 * kl_p + 0.5 * kl_r
+    out: torch.Tensor = _JSCoupling.apply(torch.softmax(q, dim=-1), torch.softmax(k, dim=-1), float(eps))
+    return out
 
 
 def bit_weights(bits: int) -> list[float]:
