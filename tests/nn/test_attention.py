@@ -309,6 +309,7 @@ class _TinyModel(nn.Module):
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")  # inside inductor
 @pytest.mark.parametrize(("output", "compiler"), [("paper", "inductor"), ("masked-softmax", "aot_eager")])
 def test_torch_compile_gives_the_eager_output(output: str, compiler: str) -> None:
     """Same seed, same spins, same output and gradients (inductor is slow to compile; one case uses it)."""

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 if TYPE_CHECKING:
     import torch
@@ -106,6 +108,47 @@ def test_options_reach_the_backend() -> None:
     bad = QAMA(2, bits=1, backend="cim", sample_options={"no_such_option": 1})
     with pytest.raises(InvalidInputError, match="no_such_option"):
         bad(*_qkv(2, 2, 3))
+
+
+@given(
+    heads=st.integers(1, 2),
+    tokens=st.integers(2, 3),
+    bits=st.integers(1, 2),
+    lengths=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    seed=st.integers(0, 2**16),
+)
+def test_padded_problems_are_solved_exactly_and_consistently(
+    heads: int, tokens: int, bits: int, lengths: list[int], seed: int
+) -> None:
+    """Any padding: padded bits are 0, each item's energy is a ground state of its kept tokens'
+    problem, and it equals the sum of the token energies plus the head penalty."""
+    lengths = [min(n, tokens) for n in lengths]
+    b = len(lengths)
+    pad = torch.arange(tokens)[None, :] >= torch.tensor(lengths)[:, None]
+    op = QAMA(heads, bits=bits, backend="exact", num_reads=1, seed=0).double().eval()  # any length, even 1
+    q, k, v = _qkv(b, heads, tokens, seed=seed, dtype=F64)
+    op(q, k, v, key_padding_mask=pad)
+    x, energies = op.last_solution, op.last_energies
+    assert x is not None and energies is not None and op.last_solver_energy is not None
+    assert not x.bool().any(-1).transpose(1, 2)[pad].any()
+    total = energies.sum(dim=(1, 2)).numpy() + _penalty(x.numpy(), op.penalty)
+    np.testing.assert_allclose(total, op.last_solver_energy, atol=1e-9)
+    with torch.no_grad():
+        couplings, fields, _ = op.couplings_and_fields(q, k, v, _padding(pad, heads))
+    for i, n in enumerate(lengths):  # enumerate the kept tokens' problem of item i
+        nv = heads * n * bits
+        states = torch.from_numpy(((np.arange(2**nv)[:, None] >> np.arange(nv)) & 1).reshape(-1, heads, n, bits))
+        w = soft_weights(states)
+        e = token_energies(couplings[i, :, :n, :n].expand(len(states), -1, -1, -1), fields[i, :, :n], w)
+        best = (e.sum(dim=(1, 2)).numpy() + _penalty(states.numpy(), op.penalty)).min()
+        assert op.last_solver_energy[i] == pytest.approx(best, abs=1e-9)
+
+
+def _padding(pad: torch.Tensor, heads: int) -> Any:
+    from qama_compile.nn.masks import canonical_masks
+
+    b, n = pad.shape
+    return canonical_masks(key_padding_mask=pad, attn_mask=None, batch=b, heads=heads, lq=n, lk=n)
 
 
 # ---------------------------------------------------------------- seeds
