@@ -32,7 +32,7 @@ from sklearn.model_selection import train_test_split
 from torch import nn
 
 from qama_compile.base.atomic import atomic_write
-from qama_compile.nn.layer import QAMultiheadAttention
+from qama_compile.nn import QAMA, QAMultiheadAttention
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_OUT = ROOT / "results" / "digits_vit.json"
@@ -71,32 +71,48 @@ class TinyViT(nn.Module):
 
 
 def backend_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Constructor options of the backend (default for cim: one BLAS thread)."""
     if args.backend_options is not None:
         opts: dict[str, Any] = json.loads(args.backend_options) if args.backend_options else {}
         return opts
-    return {"num_threads": 1, "num_steps": 300} if args.backend == "cim" else None
+    return {"num_threads": 1} if args.backend == "cim" else None
 
 
-class AllSelectedQAMA(QAMultiheadAttention):
-    """Ablation without a solver: every bit set (``w = 1`` for all tokens), same energy attention."""
+def sample_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """Options of every sampling call (default for cim: 300 round trips)."""
+    if args.sample_options is not None:
+        opts: dict[str, Any] = json.loads(args.sample_options) if args.sample_options else {}
+        return opts
+    return {"num_steps": 300} if args.backend == "cim" else None
 
-    def solve(self, couplings: torch.Tensor, fields: torch.Tensor) -> torch.Tensor:
-        b, h, n = fields.shape
-        return torch.ones(b, h * n * self.bits, dtype=torch.int8, device=fields.device)
+
+class AllSelectedQAMA(QAMA):
+    """Ablation without a solver: every bit set (``w = 1`` for all tokens), same energy and output."""
+
+    def solve(self, couplings: torch.Tensor, fields: torch.Tensor, **options: Any) -> torch.Tensor:
+        b, h, _, n = couplings.shape
+        return torch.ones(b, h, n, self.bits, dtype=torch.int8, device=couplings.device)
 
 
 def make_attention(kind: str, args: argparse.Namespace, seed: int) -> nn.Module:
     if kind == "softmax":
         return nn.MultiheadAttention(args.embed, args.heads, batch_first=True)
     if args.backend == "all-selected":
-        return AllSelectedQAMA(args.embed, args.heads, bits=args.bits, backend="exact", seed=1000 * seed)
+        layer = QAMultiheadAttention(
+            args.embed, args.heads, batch_first=True, output=args.output, bits=args.bits, backend="exact"
+        )
+        layer.qama = AllSelectedQAMA(args.heads, bits=args.bits, backend="exact")
+        return layer
     return QAMultiheadAttention(
         args.embed,
         args.heads,
+        batch_first=True,
+        output=args.output,
         bits=args.bits,
         backend=args.backend,
         num_reads=args.reads,
         backend_options=backend_options(args),
+        sample_options=sample_options(args),
         seed=1000 * seed,
     )
 
@@ -255,8 +271,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--backend-options",
         default=None,
-        help='JSON dict of backend options (default for cim: {"num_threads": 1, "num_steps": 300}: '
-        "one BLAS thread, measured fastest, and about half the default round trips)",
+        help='JSON dict of backend constructor options (default for cim: {"num_threads": 1}: one BLAS thread, '
+        "measured fastest on a shared machine)",
+    )
+    p.add_argument(
+        "--sample-options",
+        default=None,
+        help='JSON dict of sampling options (default for cim: {"num_steps": 300}: about half the default round trips)',
+    )
+    p.add_argument(
+        "--output",
+        default="paper",
+        choices=("paper", "masked-softmax"),
+        help="QAMA output combination: the authors' (default) or our masked-softmax variant",
     )
     p.add_argument("--bits", type=int, default=2)
     p.add_argument("--reads", type=int, default=4)

@@ -3,13 +3,13 @@
 Takes the real query, key and value projections of one sentence and layer of
 sentence-transformers/all-MiniLM-L6-v2 (shipped in ``qama_compile/data``, loaded with
 :func:`qama_compile.datasets.load_example`), computes ``J`` and ``h`` exactly as
-:class:`qama_compile.nn.QAMultiheadAttention` does (torch formulas of
-:mod:`qama_compile.nn.energy`, then per-head batch normalisation without affine, i.e. the
-layer's normalisation at initialisation), builds one QAMA problem over all heads
+:class:`qama_compile.nn.QAMA` does (the authors' formulas, then the per-head batch norms at
+initialisation: batch statistics, identity affine), builds one QAMA problem over all heads
 (``H * N * bits`` binary variables, coupled by the head penalty) and solves it on the
-chosen backend. The figure puts each head's pairwise mask ``w_i w_j`` beside the model's
-softmax attention; the operator's attention ``A`` (see docs/operator.md) is measured
-against it too. Writes:
+chosen backend (:meth:`QAMA.solve`). The figure puts each head's pairwise mask ``w_i w_j``
+beside the model's softmax attention; the masked-softmax attention ``A`` of
+``QAMultiheadAttention(output="masked-softmax")`` (docs/operator.md) is measured against it
+too. Writes:
 
 * ``docs/figures/minilm_masks_grid.png``: all heads, mask | softmax | QAMA attention;
 * ``docs/figures/minilm_masks_heads.png``: the first heads with token labels
@@ -35,10 +35,9 @@ import numpy as np
 import torch
 
 from qama_compile.base.atomic import atomic_write
-from qama_compile.core.lowering import build_qama_ir
 from qama_compile.datasets import load_example
-from qama_compile.nn.energy import energy_attention, js_coupling, token_weights, value_entropy
-from qama_compile.nn.layer import solve_ir_batch
+from qama_compile.nn import QAMA
+from qama_compile.nn.functional import energy_softmax, soft_weights
 from qama_compile.tools.plotting import plot_masks
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,13 +50,11 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / den) if den > 0 else 0.0
 
 
-def qama_problem(q: np.ndarray, k: np.ndarray, v: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batch-normalised ``J [1, H, N, N]`` and ``h [1, H, N]`` as the layer computes them."""
+def qama_problem(op: QAMA, q: np.ndarray, k: np.ndarray, v: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch-normalised ``J [1, H, N, N]`` and ``h [1, H, N]`` as the operator computes them."""
     qt, kt, vt = (torch.tensor(np.asarray(a, dtype=np.float64))[None] for a in (q, k, v))
-    couplings = js_coupling(qt, kt)
-    fields = value_entropy(vt)
-    couplings = torch.nn.functional.batch_norm(couplings, None, None, training=True)
-    fields = torch.nn.functional.batch_norm(fields, None, None, training=True)
+    with torch.no_grad():
+        couplings, fields, _ = op.couplings_and_fields(qt, kt, vt)
     return couplings, fields
 
 
@@ -96,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--backend-options", default=None, help='JSON dict of backend options (default for cim: {"num_threads": 1})'
     )
+    p.add_argument("--sample-options", default=None, help="JSON dict of sampling options (e.g. cim num_steps)")
     p.add_argument("--reads", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--plot-heads", type=int, default=3, help="heads drawn with token labels")
@@ -106,30 +104,37 @@ def main(argv: list[str] | None = None) -> int:
     print(f"command: {command}")
     ex = load_example(sentence=args.sentence, layer=args.layer)
     h_count, n_tok, _ = ex.q.shape
-    couplings, fields = qama_problem(ex.q, ex.k, ex.v)
-    ir = build_qama_ir(couplings.numpy(), fields.numpy(), bits=args.bits, alpha=1.0, beta=1.0, penalty=2.0)
-    print(
-        f"{ex.model_name}: sentence {args.sentence} {ex.sentence!r}, layer {args.layer}, {h_count} heads, "
-        f"{n_tok} tokens -> {ir.num_variables} binary variables ({h_count}*{n_tok}*{args.bits}); couplers "
-        f"{ir.num_block_couplers} in the per-head dense blocks + {ir.num_sparse_couplers} head-penalty"
+    backend_options = (
+        json.loads(args.backend_options)
+        if args.backend_options
+        else {"num_threads": 1}
+        if args.backend == "cim"
+        else None
     )
-    t0 = time.perf_counter()
-    x, energy, info = solve_ir_batch(
-        ir,
+    op = QAMA(
+        h_count,
+        bits=args.bits,
         backend=args.backend,
+        backend_options=backend_options,
+        sample_options=json.loads(args.sample_options) if args.sample_options else None,
         num_reads=args.reads,
         seed=args.seed,
-        backend_options=(
-            json.loads(args.backend_options)
-            if args.backend_options
-            else {"num_threads": 1}
-            if args.backend == "cim" and args.backend_options is None
-            else None
-        ),
+    ).double()
+    couplings, fields = qama_problem(op, ex.q, ex.k, ex.v)
+    n_var = h_count * n_tok * args.bits
+    print(
+        f"{ex.model_name}: sentence {args.sentence} {ex.sentence!r}, layer {args.layer}, {h_count} heads, "
+        f"{n_tok} tokens -> {n_var} binary variables ({h_count}*{n_tok}*{args.bits}); couplers "
+        f"{h_count * (n_tok * args.bits) * (n_tok * args.bits - 1) // 2} in the per-head dense blocks + "
+        f"{h_count * (h_count - 1) // 2 * n_tok * args.bits} head-penalty"
     )
+    t0 = time.perf_counter()
+    x = op.solve(couplings, fields)
     solve_s = time.perf_counter() - t0
-    w_t = token_weights(torch.from_numpy(x), heads=h_count, tokens=n_tok, bits=args.bits)
-    attn = energy_attention(couplings, fields, w_t)[0].numpy()
+    info, energy = op.last_solve_info, op.last_solver_energy
+    assert energy is not None
+    w_t = soft_weights(x)
+    attn = energy_softmax(couplings, fields, w_t, w_t)[0].numpy()
     w = w_t[0].numpy()
     mask = w[:, :, None] * w[:, None, :]
     soft = np.asarray(ex.attention)
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "bits": args.bits,
         "backend": args.backend,
         "reads": args.reads,
-        "num_variables": ir.num_variables,
+        "num_variables": n_var,
         "energy": float(energy[0]),
         "solve_s": solve_s,
         "solve_path": info["path"],

@@ -24,6 +24,7 @@ from .errors import (
     MissingDependencyError,
     ProblemTooLargeError,
     QamaError,
+    TracingError,
     UnknownNameError,
 )
 from .runtime.many import ManyResult, solve_many
@@ -51,6 +52,7 @@ __all__ = [
     "SolveInfo",
     "SolveResult",
     "Target",
+    "TracingError",
     "UnknownNameError",
     "__version__",
     "available_backends",

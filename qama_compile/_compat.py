@@ -39,7 +39,7 @@ MOVED: dict[str, str] = {
     "qama_compile.demo": "qama_compile.tools.demo",
     "qama_compile.plotting": "qama_compile.tools.plotting",
     "qama_compile.report": "qama_compile.tools.tables",
-    "qama_compile.nn_energy": "qama_compile.nn.energy",
+    "qama_compile.nn_energy": "qama_compile.nn.functional",
     "qama_compile.passes.export": "qama_compile.formats.physical",
 }
 

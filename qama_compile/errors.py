@@ -68,3 +68,11 @@ class BackendError(QamaError):
 
 class CompilationError(QamaError):
     """A compiler pass failed or produced an invalid result (e.g. no embedding found)."""
+
+
+class TracingError(QamaError, RuntimeError):
+    """An operation cannot be captured by a graph tracer (``torch.jit.trace``).
+
+    The QAMA operator calls a solver on the data of every forward; a traced graph would
+    freeze the first call's solution into a constant. Field ``tracer``.
+    """

@@ -1,10 +1,15 @@
-"""The QAMA operator in PyTorch (install the ``torch`` extra).
+"""The QAMA operator in PyTorch (install the ``torch`` extra); see docs/operator.md.
 
-See :mod:`qama_compile.nn.layer` and docs/operator.md.
+* :class:`QAMA` (:mod:`.operator`): the paper's operator on projected ``q, k, v [B, H, N, d]``;
+* :class:`QAMultiheadAttention` (:mod:`.attention`): a drop-in for ``torch.nn.MultiheadAttention``;
+* :mod:`.functional`: the formulas in plain torch; :mod:`.masks`: padding and attention masks;
+  :mod:`.solve`: the solver step (numpy, outside any ``torch.compile`` graph).
 """
 
 from __future__ import annotations
 
-from .layer import QAMultiheadAttention, solve_ir_batch
+from . import functional
+from .attention import OUTPUT_MODES, QAMultiheadAttention
+from .operator import QAMA
 
-__all__ = ["QAMultiheadAttention", "solve_ir_batch"]
+__all__ = ["OUTPUT_MODES", "QAMA", "QAMultiheadAttention", "functional"]
