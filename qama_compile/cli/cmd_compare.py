@@ -207,6 +207,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {p}")
     failed = [r for r in result.rows if r["status"] != "ok"]
     if failed and len(failed) == len(result.rows):
-        print("every backend failed; see the reason column", file=sys.stderr)
+        print("every backend failed or was skipped; see the reasons under the table", file=sys.stderr)
         return 1
     return 0

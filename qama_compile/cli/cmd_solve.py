@@ -131,10 +131,14 @@ def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
     """``--workers``/``--scheduler``: every problem of the batch is a task on a Dask cluster."""
     from ..runtime.many import solve_many
 
-    if args.target is not None or args.sampleset is not None or args.option:
+    if args.target is not None or args.sampleset is not None:
         raise InvalidInputError(
-            "--target, --sampleset and --option are not available with --workers/--scheduler",
-            fix="drop --workers/--scheduler, or drop --target/--sampleset/--option",
+            "--target and --sampleset are not available with --workers/--scheduler",
+            fix="drop --workers/--scheduler, or drop --target/--sampleset",
+        )
+    if args.option:
+        raise InvalidInputError(
+            "--option is not available with --workers/--scheduler", fix="drop --workers/--scheduler, or drop --option"
         )
     with scale_client(args) as client:
         many = solve_many(

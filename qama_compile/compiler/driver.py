@@ -10,9 +10,9 @@ to split it (the runtime solves such a plan: ``solve(..., decompose=True)``).
 >>> from qama_compile import lower_attention
 >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
 >>> cp = compile(problem, target="cim-550", seed=0)
->>> cp.physical.num_variables, cp.physical.vartype      # 12 spins + 1 ancilla for the fields
-(13, 'SPIN')
->>> x, info = cp.decode(np.ones((4, 13), dtype=np.int8))
+>>> cp.physical.num_variables, cp.physical.vartype      # 12 spins + 2 ancilla spins sharing the fields
+(14, 'SPIN')
+>>> x, info = cp.decode(np.ones((4, 14), dtype=np.int8))
 >>> x.shape, int(x.min())
 ((1, 4, 12), 1)
 >>> [r.name for r in cp.log]

@@ -351,9 +351,11 @@ class Target:
         >>> p = get_target("cim-550").precision(ir)
         >>> p.fits, p.bits_needed, p.zeroed_couplers
         (False, 10, (1,))
-        >>> print(p.reason.replace(": ", ":\n"))
-        needs 10 bits of coupler precision, target has 8:
-        50% of the non-zero couplers round to zero (at most 5% allowed)
+        >>> head, tail = p.reason.split(": ", 1)
+        >>> head
+        'needs 10 bits of coupler precision, target has 8'
+        >>> tail
+        '50% of the non-zero couplers round to zero (at most 5% allowed)'
         >>> get_target("cim-550").precision(ir, bits=10).fits
         True
         """

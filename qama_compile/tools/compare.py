@@ -119,7 +119,7 @@ TABLE_COLUMNS = (
     "p_ground",
     "tts99_s",
     "wall_time_s",
-    "hard_mask_agreement",
+    "mask_mae",
 )
 #: ``table(wide=True)``: every column but the reason (still printed under the table).
 WIDE_COLUMNS = tuple(c for c in COLUMNS if c != "reason")
@@ -193,7 +193,7 @@ class CompareResult:
     info: dict[str, Any] = field(default_factory=dict)
 
     def table(
-        self, *, wide: bool = False, columns: Sequence[str] | None = None, digits: int = 5, width: int = 100
+        self, *, wide: bool = False, columns: Sequence[str] | None = None, digits: int = 4, width: int = 100
     ) -> str:
         """The rows as an aligned text table, then every reason in full (wrapped to ``width``).
 
@@ -290,9 +290,10 @@ def _failed_row(b: int, name: str, reason: str, status: str = "failed") -> dict[
 
 
 def _skip_reason(name: str, estimate: float, limit: float) -> str:
+    shown = f"{estimate / 60:.3g} min" if estimate >= 120 else f"{estimate:.3g} s"
     return (
-        f"SkippedError: estimated {estimate:.3g} s > time limit {limit:g} s (cost model of {name}, "
-        f"calibrated on this machine); fix: raise the time limit (--time-limit {math.ceil(estimate * 1.5)}), "
+        f"SkippedError: estimated {shown} > time limit {limit:g} s (cost model of {name}, calibrated on this "
+        f"machine); fix: raise the time limit (time_limit=, CLI --time-limit) above the estimate if you mean it, "
         f"use fewer reads, or a smaller problem (fewer tokens, heads or bits)"
     )
 
@@ -544,7 +545,8 @@ def compare(
     info = {
         "backends": names,
         "target": None if target is None else str(getattr(target, "name", target)),
-        "num_reads": {name: reads_of.get(name) for name in names},
+        "num_reads": None if num_reads is None else int(num_reads),
+        "reads_per_backend": {name: reads_of.get(name) for name in names},
         "seed": int(seed),
         "batch_size": bsz,
         "shape": list(problem.shape),

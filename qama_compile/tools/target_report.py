@@ -23,7 +23,7 @@ Couplers are structural: per head ``(Nq)(Nq-1)/2`` dense plus the head penalty
 >>> p = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
 >>> row = inspect_targets(p, ["cim-550"])[0]
 >>> row["logical_variables"], row["physical_qubits"], row["fits"], row["largest_tokens"], row["largest_bits"]
-(12, 14, True, 137, 2)
+(12, 14, True, 137, 3)
 >>> [r["logical_variables"] for r in sweep(p, "tokens", [4, 8], target="chimera-c16")]
 [16, 32]
 """

@@ -44,7 +44,7 @@ def test_example_heads_and_tokens(capsys) -> None:  # type: ignore[no-untyped-de
 def test_target_and_sweep_delegate(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     seen: dict[str, object] = {}
 
-    def inspect_targets(problem: AttentionProblem, targets: list[str]) -> list[dict]:
+    def inspect_targets(problem: AttentionProblem, targets: list[str], **options: object) -> list[dict]:
         seen["targets"] = targets
         return [{"target": t, "qubits": 10 * i, "fits": True} for i, t in enumerate(targets)]
 
