@@ -62,7 +62,7 @@ def test_progress_counts_every_state() -> None:
         iu, ju = np.triu_indices(v, k=1)
         ir = QuadraticIR.from_coo(linear=rng.normal(size=(2, v)), rows=iu, cols=ju, data=rng.normal(size=(2, iu.size)))
         seen: list[tuple[int, int]] = []
-        x, e = ExactSampler().sample_ir(ir, progress=lambda d, t: seen.append((d, t)))[:2]
+        x = ExactSampler().sample_ir(ir, progress=lambda d, t, seen=seen: seen.append((d, t)))[0]
         assert seen[-1] == (2 * 2**v, 2 * 2**v)
         np.testing.assert_array_equal(x, ExactSampler().sample_ir(ir)[0])
     assert ExactSampler.default_num_reads == 1
