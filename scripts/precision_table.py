@@ -2,11 +2,12 @@
 
 For every target, selection width q and head count H, the script lowers random Gaussian
 Q, K, V (d = 64, seed 0, the default standardised normalisation) for growing token counts
-N on a fixed grid and keeps the largest N whose problem fits the target by size *and* by
+N on a fixed grid, stops at the first N that does not fit the target by size *and* by
 coupler precision (``Target.fit`` with the default ``max_zeroed_fraction``: at most 5% of
-the non-zero couplers may round to zero). Every N below it on the grid fits too (the scan
-stops at the first failure). The frontier problem is then compiled for real
-(``qama_compile.compile`` without ``allow_precision_loss``) to confirm it.
+the non-zero couplers may round to zero), then bisects between the last grid point that
+fits and that one. The largest N found is then compiled for real (``qama_compile.compile``
+without ``allow_precision_loss``) to confirm it. ``fits=None`` (only an embedding attempt
+can tell: above an annealer's largest clique) counts as not fitting.
 
 CIM targets are measured twice: with the fields split over ancilla spins (``field_ancillas="auto"``,
 the default) and on one ancilla (``field_ancillas=1``, the layout before this option), which is
@@ -47,16 +48,30 @@ def _problem(heads: int, tokens: int, bits: int) -> Any:
 def largest_tokens(target: str, heads: int, bits: int, ancillas: str | int) -> tuple[int | None, str]:
     """(largest N on the grid that fits, why the next one does not)."""
     tgt = get_target(target)
-    best, why = None, f"still fits at N = {GRID[-1]} (the grid's end)"
+
+    def fits(n: int) -> tuple[bool, str]:
+        fit = tgt.fit(_problem(heads, n, bits).ir, field_ancillas=ancillas)
+        return fit.fits is True, f"N = {n}: {fit.reason}"
+
+    best, why, fail = None, f"still fits at N = {GRID[-1]} (the grid's end)", None
     for n in GRID:
         if estimate_lowering_bytes(1, heads, n, DIM, bits) > physical_memory() // 4:
             why = f"N = {n} not measured (memory)"
             break
-        fit = tgt.fit(_problem(heads, n, bits).ir, field_ancillas=ancillas)
-        if fit.fits is not True:
-            why = f"N = {n}: {fit.reason}"
+        ok, reason = fits(n)
+        if not ok:
+            why, fail = reason, n
             break
         best = n
+    if best is not None and fail is not None:  # bisect between the last fit and the first failure
+        lo, hi = best, fail
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            ok, reason = fits(mid)
+            lo, hi = (mid, hi) if ok else (lo, mid)
+            if not ok:
+                why = reason
+        best = lo
     return best, why
 
 

@@ -4,8 +4,8 @@
 >>> parser = argparse.ArgumentParser(prog="qama")
 >>> register(parser.add_subparsers())
 >>> args = parser.parse_args(["inspect", "--random", "1,2,4,8", "--target", "a", "--target", "b", "--json"])
->>> args.target, args.json, args.wide, args.max_zeroed_fraction
-(['a', 'b'], True, False, 0.05)
+>>> args.target, args.json, args.wide, args.max_zeroed_fraction, args.field_ancillas
+(['a', 'b'], True, False, 0.05, 'auto')
 >>> parse_sweep("tokens=8,16,32")
 ('tokens', [8, 16, 32])
 """
@@ -134,7 +134,10 @@ def run(args: argparse.Namespace) -> int:
         ti = target_report
         if args.target:
             out["targets"] = ti.inspect_targets(
-                problem, list(args.target), max_zeroed_fraction=args.max_zeroed_fraction
+                problem,
+                list(args.target),
+                max_zeroed_fraction=args.max_zeroed_fraction,
+                field_ancillas=args.field_ancillas,
             )
         if sweep_spec:
             options: dict[str, Any] = {"targets": list(args.target or [])}

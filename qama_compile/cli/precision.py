@@ -6,7 +6,7 @@ and ``--bits auto`` (the largest selection width that fits the target).
 >>> add_precision_arguments(parser)
 >>> args = parser.parse_args(["--allow-precision-loss"])
 >>> precision_options(args)
-{'max_zeroed_fraction': 0.05, 'allow_precision_loss': True}
+{'max_zeroed_fraction': 0.05, 'field_ancillas': 'auto', 'allow_precision_loss': True}
 >>> parse_bits("auto"), parse_bits("3")
 ('auto', 3)
 """
@@ -43,8 +43,20 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _ancillas(text: str) -> int | str:
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {value}")
+    return value
+
+
 def add_precision_arguments(parser: argparse.ArgumentParser, *, allow_loss: bool = True) -> None:
-    """Add ``--max-zeroed-fraction`` (and ``--allow-precision-loss`` with ``allow_loss``)."""
+    """Add ``--max-zeroed-fraction``, ``--field-ancillas`` (and ``--allow-precision-loss`` with ``allow_loss``)."""
     group = parser.add_argument_group(
         "coupler precision", "quantization to a target's DAC (docs/passes.md, 'Precision')"
     )
@@ -56,6 +68,14 @@ def add_precision_arguments(parser: argparse.ArgumentParser, *, allow_loss: bool
         help=f"share of the non-zero couplers rounding may set to zero before a target does not fit "
         f"(default {DEFAULT_MAX_ZEROED_FRACTION:g})",
     )
+    group.add_argument(
+        "--field-ancillas",
+        type=_ancillas,
+        default="auto",
+        metavar="K",
+        help="CIMs without native fields: ancilla spins sharing the fields, or 'auto' (default: just enough "
+        "that no field coupler exceeds the largest coupling)",
+    )
     if allow_loss:
         group.add_argument(
             "--allow-precision-loss",
@@ -66,7 +86,10 @@ def add_precision_arguments(parser: argparse.ArgumentParser, *, allow_loss: bool
 
 def precision_options(args: argparse.Namespace) -> dict[str, Any]:
     """The compile options of the precision arguments."""
-    out: dict[str, Any] = {"max_zeroed_fraction": float(args.max_zeroed_fraction)}
+    out: dict[str, Any] = {
+        "max_zeroed_fraction": float(args.max_zeroed_fraction),
+        "field_ancillas": args.field_ancillas,
+    }
     if hasattr(args, "allow_precision_loss"):
         out["allow_precision_loss"] = bool(args.allow_precision_loss)
     return out
@@ -82,7 +105,8 @@ def auto_bits(args: argparse.Namespace, problem: AttentionProblem) -> AttentionP
     if target is None:
         raise InvalidInputError("--bits auto needs a --target to fit", fix="add --target T, or pass --bits 1..8")
     fraction = getattr(args, "max_zeroed_fraction", DEFAULT_MAX_ZEROED_FRACTION)
-    choice = choose_bits(problem, target, max_bits=8, max_zeroed_fraction=fraction)
+    ancillas = getattr(args, "field_ancillas", "auto")
+    choice = choose_bits(problem, target, max_bits=8, max_zeroed_fraction=fraction, field_ancillas=ancillas)
     if choice.chosen is None:
         raise InvalidInputError(
             f"no selection width 1..8 fits target {choice.target!r}: {choice.reasons[0]}",

@@ -42,7 +42,7 @@ from ..compiler.precision import choose_bits
 from ..core.ir import QuadraticIR
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError, ProblemTooLargeError
-from ..passes.options import DEFAULT_MAX_ZEROED_FRACTION
+from ..passes.options import DEFAULT_MAX_ZEROED_FRACTION, FieldAncillas
 from ..passes.reports import AnalysisReport, BitsChoice, EmbeddingReport, QuantizationReport
 from ..targets import STATEVECTOR_BYTES_PER_AMPLITUDE, Target, get_target
 from .plotting import new_figure, save_png
@@ -140,6 +140,7 @@ def inspect_targets(
     qaoa_depths: Sequence[int] = (1, 2, 3),
     max_gate_qubits: int = MAX_GATE_QUBITS,
     max_zeroed_fraction: float = DEFAULT_MAX_ZEROED_FRACTION,
+    field_ancillas: FieldAncillas = "auto",
 ) -> list[dict[str, Any]]:
     """One row per target for problem 0 of the batch (see the module docstring).
 
@@ -164,7 +165,7 @@ def inspect_targets(
             "coupler_bits": target.coupling_bits,
             "levels": target.quantization_levels() or ("analog" if target.kind in ("annealer", "cim") else None),
         }
-        fit = target.fit(ir0, max_zeroed_fraction=max_zeroed_fraction)
+        fit = target.fit(ir0, max_zeroed_fraction=max_zeroed_fraction, field_ancillas=field_ancillas)
         prec = fit.precision
         row.update(
             {
@@ -183,6 +184,7 @@ def inspect_targets(
                 timeout=timeout,
                 allow_precision_loss=True,
                 max_zeroed_fraction=max_zeroed_fraction,
+                field_ancillas=field_ancillas,
             )
         except ProblemTooLargeError as exc:
             row.update({"fits": False, "physical_qubits": None})
@@ -217,7 +219,9 @@ def inspect_targets(
             row["largest_tokens_basis"] = f"{unit.get(target.kind, f'{cap} qubits')}, H={h}, q={q} bits (size only)"
         choice = None
         if first is not None:
-            choice = choose_bits(first, target, max_bits=8, max_zeroed_fraction=max_zeroed_fraction)
+            choice = choose_bits(
+                first, target, max_bits=8, max_zeroed_fraction=max_zeroed_fraction, field_ancillas=field_ancillas
+            )
             row["largest_bits"] = choice.chosen
         if row.get("fits") is False:
             row["fix"] = _fit_fix(row, first, choice)
