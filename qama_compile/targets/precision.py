@@ -59,9 +59,11 @@ def bits_to_keep(u: NDArray[np.float64], *, allowed: NDArray[np.int64]) -> NDArr
     need = nonzero > allowed
     if not need.any():
         return out
-    ranked = np.sort(np.where(u > 0, u, np.inf), axis=1)  # non-zero magnitudes first, ascending
-    pick = np.minimum(allowed, np.maximum(nonzero - 1, 0))[:, None]
-    smallest_kept = np.take_along_axis(ranked, pick, axis=1)[:, 0]
+    pick = np.minimum(allowed, np.maximum(nonzero - 1, 0))
+    smallest_kept = np.ones(b)
+    for i in np.flatnonzero(need):  # per problem: the (allowed+1)-th smallest non-zero magnitude
+        row = u[i][u[i] > 0]
+        smallest_kept[i] = np.partition(row, int(pick[i]))[int(pick[i])]
     with np.errstate(divide="ignore", over="ignore"):
         raw = np.floor(np.log2(1.0 + 0.5 / np.where(need, smallest_kept, 1.0))) + 2
     out = np.where(need, np.maximum(raw, MIN_DAC_BITS), MIN_DAC_BITS).astype(np.int64)
