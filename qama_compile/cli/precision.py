@@ -18,7 +18,7 @@ from typing import Any
 
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError
-from ..passes.options import DEFAULT_MAX_ZEROED_FRACTION
+from ..passes.options import DEFAULT_MAX_ZEROED_FRACTION, FieldAncillas
 
 __all__ = ["add_precision_arguments", "auto_bits", "parse_bits", "precision_options"]
 
@@ -105,7 +105,7 @@ def auto_bits(args: argparse.Namespace, problem: AttentionProblem) -> AttentionP
     if target is None:
         raise InvalidInputError("--bits auto needs a --target to fit", fix="add --target T, or pass --bits 1..8")
     fraction = getattr(args, "max_zeroed_fraction", DEFAULT_MAX_ZEROED_FRACTION)
-    ancillas = getattr(args, "field_ancillas", "auto")
+    ancillas: FieldAncillas = getattr(args, "field_ancillas", "auto")
     choice = choose_bits(problem, target, max_bits=8, max_zeroed_fraction=fraction, field_ancillas=ancillas)
     if choice.chosen is None:
         raise InvalidInputError(
