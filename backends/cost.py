@@ -10,11 +10,12 @@ what a skip decision needs.
 ======== =====================================================================================
 backend  model (seconds; ``V`` variables, ``E`` non-zero couplers, ``R`` reads, ``B`` problems)
 ======== =====================================================================================
-exact    ``B * (a + c * 2^V)`` (enumeration of every state; ``a``: the ``2^16``-state low table
-         above 16 variables); ``a`` and ``c`` from runs at 17 and 20 variables
+exact    ``B * (a + c * 2^V)`` (enumeration of every state; ``a``, counted above 12 variables: the
+         ``2^16``-state table); ``a`` and ``c`` from runs at 17 and 20 variables
 sa       ``B * R * sweeps * (V + 2E) * c`` (Metropolis sweeps visit every coupler twice)
 steepest ``B * R * (V + 2E) * sqrt(V) * c`` (descents of about ``sqrt(V)`` flips, measured)
-tabu     ``B * R * timeout`` (dwave-samplers runs each read for ``timeout`` ms, default 100)
+tabu     ``B * R * timeout`` (dwave-samplers stops each read after ``timeout`` ms, default 100: an
+         upper bound; small problems took a quarter of it)
 cim      ``B * R * steps * (V^2 + 8V) * c`` (one dense product per round trip)
 qaoa     ``B * maxiter * t(m) * 2^(n-m) * reps (2E + n) / (2E_m + m)``, ``m = min(n, 16)``: one
          statevector run per optimizer evaluation, ``t(m)`` measured at ``m`` qubits (an upper

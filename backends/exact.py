@@ -79,13 +79,14 @@ class ExactSampler(dimod.Sampler):  # type: ignore[misc]
         return {"num_reads": [], "progress": []}
 
     def estimate_time_s(self, ir: QuadraticIR, *, num_reads: int = 1, **options: Any) -> float:
-        """``B * (a + c * 2^V)`` seconds (:mod:`qama_backends.cost`); ``inf`` above ``max_variables``."""
+        """``B * (a + c * 2^V)`` seconds (``a`` above 12 variables; :mod:`qama_backends.cost`); ``inf`` above
+        ``max_variables``."""
         b, v, _ = cost.work(ir)
         if v > self.max_variables:
             return float("inf")
         fixed = cost.calibrated("exact-fixed", lambda: _enumeration_cost()[0] + 1e-12)
         per_state = cost.calibrated("exact-state", lambda: _enumeration_cost()[1])
-        return b * ((fixed if v > 16 else 0.0) + per_state * 2.0**v)
+        return b * ((fixed if v > 12 else 0.0) + per_state * 2.0**v)
 
     @property
     def properties(self) -> dict[str, Any]:

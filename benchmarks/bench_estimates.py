@@ -69,12 +69,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--qaoa", action="store_true", help="also qaoa (maxiter=20, slower)")
+    parser.add_argument("--backends", default=None, help="comma-separated subset")
     args = parser.parse_args()
+    chosen = None if args.backends is None else set(args.backends.split(","))
     from qama_compile.tools.tables import format_table
 
     rows = []
     for name, shapes in SIZES.items():
-        if name == "qaoa" and not args.qaoa:
+        if (name == "qaoa" and not args.qaoa) or (chosen is not None and name not in chosen):
             continue
         for shape in shapes:
             rows.append(measure(name, shape, args.repeats))
