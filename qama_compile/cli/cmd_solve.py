@@ -40,7 +40,7 @@ examples:
   qama solve qkv.npz --bits 1 --backend sa --reads 100 --seed 3 -o masks.npz
   qama solve example --heads 2 --tokens 6 --backend sa --target advantage -o m.npz
   qama solve example --heads 2 --tokens 1:7 --bits 2 --backend sa --option num_sweeps=200 --option beta_range=[0.1,4]
-  qama solve example --heads 2 --tokens 1:7 --bits 2 --backend cim --option method="'ahc'"
+  qama solve example --heads 2 --tokens 1:7 --bits 2 --backend cim --option method=ahc
 
 Reads per problem when --reads is not given (each backend's default_num_reads):
 exact 1 (the ground state), cim 100, sa 100, steepest 100, tabu 10, qaoa 1024 shots, dwave 100.
