@@ -26,7 +26,7 @@ import contextlib
 import importlib.util
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -38,11 +38,13 @@ from numpy.typing import ArrayLike, NDArray
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError, MissingDependencyError, ProblemTooLargeError
 
+from . import cost
 from .cim_dynamics import (
     METHODS,
     CouplingMatrix,
     Schedule,
     coupling_scale,
+    default_num_steps,
     default_schedule,
     run_dynamics,
 )
@@ -213,6 +215,7 @@ def sample_ising_arrays(
     use_torch: bool | str | None = "auto",
     num_threads: int | None = None,
     machine: str | Machine = DEFAULT_MACHINE,
+    progress: Callable[[int, int], None] | None = None,
     **schedule_options: Any,
 ) -> tuple[NDArray[np.int8], NDArray[np.float64], dict[str, Any]]:
     """Sample ``B`` Ising problems ``E = h.s + s^T J s / 2`` (dimod's sign convention).
@@ -230,6 +233,8 @@ def sample_ising_arrays(
         num_threads: limit BLAS/torch threads for this call (default: the libraries' own,
             except one thread for torch products under ``2**25`` multiply-adds per step).
         machine: a key of :data:`MACHINES` (or a :class:`Machine`) for the emulated time.
+        progress: called as ``progress(steps_done, steps_total)`` every ``check_every`` round
+            trips (steps of all problem chunks).
         **schedule_options: any other :class:`~qama_backends.cim_dynamics.Schedule` field.
 
     Returns:
@@ -277,9 +282,13 @@ def sample_ising_arrays(
         if threads is None and torch_used and reads * v * v < _SMALL_GEMM:
             threads = 1  # small products do not scale past one thread; on shared CPUs two are ~10x slower
         with _threads(threads, torch_used):
+            chunks = (b + chunk - 1) // chunk
             for k, start in enumerate(range(0, b, chunk)):  # chunks of problems (memory bound), not variables
                 stop = min(b, start + chunk)
                 jpart = jm if sparse else jm[start:stop]  # type: ignore[index]
+                tick = (
+                    None if progress is None else lambda done, total, k=k: progress(k * total + done, chunks * total)  # type: ignore[misc]
+                )
                 res = run_dynamics(
                     ha[start:stop],
                     jpart,
@@ -289,6 +298,7 @@ def sample_ising_arrays(
                     use_torch=torch_used,
                     polish=polish,
                     scale=scale[start:stop],
+                    progress=tick,
                 )
                 spins[start:stop] = res.spins
                 energies[start:stop] = res.energies
@@ -409,6 +419,9 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
     >>> dimod.testing.asserts.assert_sampler_api(CIMSampler())
     """
 
+    #: Reads (replicas) per problem when none are asked for.
+    default_num_reads = 100
+
     def __init__(
         self,
         *,
@@ -431,6 +444,7 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
             "polish": [],
             "use_torch": [],
             "num_threads": [],
+            "progress": [],
         }
         params.update({name: [] for name in _SCHEDULE_OPTIONS})
         return params
@@ -448,6 +462,13 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
                 "amplitude heterogeneity correction or plain pump ramp), vectorised over replicas"
             ),
         }
+
+    def estimate_time_s(self, ir: QuadraticIR, *, num_reads: int | None = None, **options: Any) -> float:
+        """``B * R * steps * (V^2 + 8V) * c`` seconds (model: :mod:`qama_backends.cost`)."""
+        b, v, _ = cost.work(ir)
+        reads = self.default_num_reads if num_reads is None else int(num_reads)
+        steps = options.get("num_steps") or default_num_steps(str(options.get("method", "cac")), v)
+        return b * reads * int(steps) * (v * v + 8 * v) * cost.calibrated("cim", _step_cost)
 
     def sample_ir(
         self, ir: QuadraticIR, *, num_reads: int = 100, seed: int | None = None, **options: Any
@@ -479,6 +500,7 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
         polish: bool = True,
         use_torch: bool | str | None = None,
         num_threads: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
         **schedule_options: Any,
     ) -> dimod.SampleSet:
         """Sample ``bqm`` (SPIN or BINARY; BINARY is converted to SPIN and back).
@@ -522,6 +544,7 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
             use_torch=self.use_torch if use_torch is None else use_torch,
             num_threads=self.num_threads if num_threads is None else num_threads,
             machine=self.machine,
+            progress=progress,
             **schedule_options,
         )
         samples = spins[0]
@@ -530,6 +553,14 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
         energies = bqm.energies((samples, order)) if v else np.full(reads, bqm.offset, dtype=np.float64)
         info = dict(info, wall_time_s=time.perf_counter() - t0, num_variables=v)
         return dimod.SampleSet.from_samples((samples, order), vartype=bqm.vartype, energy=energies, info=info)
+
+
+def _step_cost() -> float:
+    """Seconds per (read x round trip x (V^2 + 8V)): 32 reads x 100 steps of a dense 64-spin problem."""
+    h, J, _ = dense_couplings_from_ir(cost.random_ir(64))
+    sample_ising_arrays(h, J, num_reads=2, num_steps=10, seed=0)  # warm up (torch import, threads)
+    t = cost.timed(lambda: sample_ising_arrays(h, J, num_reads=32, num_steps=100, seed=0))
+    return t / (32 * 100 * (64 * 64 + 8 * 64))
 
 
 # ---------------------------------------------------------------------------- quick benchmark

@@ -36,6 +36,7 @@ The best spin state ``sign(x)`` seen by each replica is tracked (energy checked 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -243,6 +244,7 @@ def run_dynamics(
     use_torch: bool = False,
     polish: bool = True,
     scale: F64 | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> DynamicsResult:
     """Integrate the CIM for ``B`` problems x ``num_reads`` replicas at once.
 
@@ -256,6 +258,7 @@ def run_dynamics(
         use_torch: do the dense matrix products with torch (CPU), sharing memory with numpy.
         polish: finish with greedy single-flip descent (:func:`greedy_descent`).
         scale: per-problem normalisation ``[B]`` (default :func:`coupling_scale`).
+        progress: called as ``progress(steps_done, num_steps)`` at every energy check.
 
     Returns:
         :class:`DynamicsResult`; energies are in the *original* units of ``h`` and ``J``.
@@ -341,6 +344,8 @@ def run_dynamics(
             if better.any():
                 best_e[better] = last_e[better]
                 best_s[better] = sg[better]
+            if progress is not None:
+                progress(t + 1, s.num_steps)
             if s.modulation and corrected:
                 if checks == 1:
                     e_scale = np.maximum(np.abs(best_e).mean(axis=1, keepdims=True), 1e-9)

@@ -168,6 +168,9 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
         **client_options: other ``DWaveSampler`` options (``token``, ``region``, ``profile``...).
     """
 
+    #: Reads (anneals) per problem when none are asked for.
+    default_num_reads = 100
+
     def __init__(
         self,
         *,

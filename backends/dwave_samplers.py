@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -31,7 +32,10 @@ import dimod
 from dwave.samplers import SimulatedAnnealingSampler, SteepestDescentSolver
 from dwave.samplers import TabuSampler as _OceanTabuSampler
 
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
+
+from . import cost
 
 #: Software limit: none of these algorithms has a hard size limit, but a dense QAMA problem
 #: of 10^6 variables could not be held in memory anyway.
@@ -45,6 +49,8 @@ class _OceanMixin:
 
     _name: str = ""
     _description: str = ""
+    #: Reads per problem when none are asked for (dwave-samplers' own default is 1).
+    default_num_reads: int = 100
     parameters: dict[str, Any]
     properties: dict[str, Any]
 
@@ -55,6 +61,15 @@ class _OceanMixin:
     def sample(self, bqm: dimod.BinaryQuadraticModel, **kwargs: Any) -> dimod.SampleSet:
         """Sample ``bqm`` with the dwave-samplers options (``num_reads``, ``seed``, ...) over the defaults."""
         return self._run(super().sample, bqm, kwargs)  # type: ignore[misc]
+
+    def estimate_time_s(self, ir: QuadraticIR, *, num_reads: int | None = None, **options: Any) -> float:
+        """Seconds for ``num_reads`` reads of every problem of ``ir`` (model: :mod:`qama_backends.cost`)."""
+        b, v, e = cost.work(ir)
+        reads = self.default_num_reads if num_reads is None else int(num_reads)
+        return b * reads * self._per_read_s(v, e, {**self.defaults, **options})
+
+    def _per_read_s(self, v: int, e: int, options: dict[str, Any]) -> float:
+        raise NotImplementedError
 
     def _setup(self, max_variables: int, defaults: dict[str, Any]) -> None:
         if not isinstance(max_variables, int) or isinstance(max_variables, bool) or max_variables < 1:
@@ -112,6 +127,10 @@ class SASampler(_OceanMixin, SimulatedAnnealingSampler):  # type: ignore[misc]
     _name = "sa"
     _description = "simulated annealing, dwave-samplers SimulatedAnnealingSampler (Metropolis, geometric beta)"
 
+    def _per_read_s(self, v: int, e: int, options: dict[str, Any]) -> float:
+        sweeps = int(options.get("num_sweeps", 1000))  # dwave-samplers' default
+        return sweeps * (v + 2 * e) * cost.calibrated("sa", _sa_cost)
+
 
 class TabuSampler(_OceanMixin, _OceanTabuSampler):  # type: ignore[misc]
     """Multistart tabu search (``dwave.samplers.TabuSampler``), registered as ``tabu``.
@@ -126,6 +145,10 @@ class TabuSampler(_OceanMixin, _OceanTabuSampler):  # type: ignore[misc]
 
     _name = "tabu"
     _description = "multistart tabu search, dwave-samplers TabuSampler"
+    default_num_reads = 10  # each read runs for `timeout` ms (100 by default)
+
+    def _per_read_s(self, v: int, e: int, options: dict[str, Any]) -> float:
+        return float(options.get("timeout", 100)) / 1000.0  # dwave-samplers runs each read this long
 
 
 class SteepestDescentSampler(_OceanMixin, SteepestDescentSolver):  # type: ignore[misc]
@@ -135,3 +158,22 @@ class SteepestDescentSampler(_OceanMixin, SteepestDescentSolver):  # type: ignor
 
     _name = "steepest"
     _description = "steepest descent to a local minimum, dwave-samplers SteepestDescentSolver"
+
+    def _per_read_s(self, v: int, e: int, options: dict[str, Any]) -> float:
+        return (v + 2 * e) * math.sqrt(max(v, 1)) * cost.calibrated("steepest", _steepest_cost)
+
+
+def _sa_cost() -> float:
+    """Seconds per (read x sweep x coupler visit): 10 reads x 200 sweeps of a dense 64-spin problem."""
+    bqm, sampler = cost.random_bqm(64), SimulatedAnnealingSampler()
+    sampler.sample(bqm, num_reads=1, num_sweeps=10, seed=0)  # warm up
+    t = cost.timed(lambda: sampler.sample(bqm, num_reads=10, num_sweeps=200, seed=0).resolve())
+    return t / (10 * 200 * (64 + 2 * bqm.num_interactions))
+
+
+def _steepest_cost() -> float:
+    """Seconds per (read x coupler visit x sqrt(V)): 200 descents on a dense 64-spin problem."""
+    bqm, sampler = cost.random_bqm(64), SteepestDescentSolver()
+    sampler.sample(bqm, num_reads=1, seed=0)  # warm up
+    t = cost.timed(lambda: sampler.sample(bqm, num_reads=200, seed=0).resolve())
+    return t / (200 * (64 + 2 * bqm.num_interactions) * 8)

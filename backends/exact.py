@@ -15,7 +15,7 @@ the optional ``BatchSampler`` protocol of :mod:`qama_compile.runtime.sampling`).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dimod
@@ -25,6 +25,8 @@ from numpy.typing import NDArray
 from qama_compile.core.exact import DEFAULT_MAX_VARIABLES, lowest_states
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError
+
+from . import cost
 
 __all__ = ["DEFAULT_MAX_VARIABLES", "ExactSampler"]
 
@@ -39,8 +41,23 @@ def _no_options(options: Mapping[str, Any]) -> None:
     if options:
         raise InvalidInputError(
             f"unknown option(s) for the exact backend: {', '.join(sorted(options))}",
-            fix="the exact backend takes only num_reads",
+            fix="the exact backend takes only num_reads (and progress)",
         )
+
+
+_FIT: list[tuple[float, float]] = []
+
+
+def _enumeration_cost() -> tuple[float, float]:
+    """``(a, c)``: a problem above 16 variables takes ``a + c * 2^V`` seconds (dense, 17 and 20 variables)."""
+    if not _FIT:
+        small, large = cost.random_ir(17), cost.random_ir(20)
+        lowest_states(small, k=1)  # warm up (imports, BLAS threads)
+        t17 = min(cost.timed(lambda: lowest_states(small, k=1)) for _ in range(2))
+        t20 = cost.timed(lambda: lowest_states(large, k=1))
+        per_state = max((t20 - t17) / (2**20 - 2**17), 1e-12)
+        _FIT.append((max(t17 - per_state * 2**17, 0.0), per_state))
+    return _FIT[0]
 
 
 class ExactSampler(dimod.Sampler):  # type: ignore[misc]
@@ -51,12 +68,25 @@ class ExactSampler(dimod.Sampler):  # type: ignore[misc]
             scanned, so 26 variables take seconds and every extra variable doubles it.
     """
 
+    #: Reads per problem when none are asked for: the ground state (reads are the k lowest states).
+    default_num_reads = 1
+
     def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES) -> None:
         self.max_variables = int(max_variables)
 
     @property
     def parameters(self) -> dict[str, list[Any]]:
-        return {"num_reads": []}
+        return {"num_reads": [], "progress": []}
+
+    def estimate_time_s(self, ir: QuadraticIR, *, num_reads: int = 1, **options: Any) -> float:
+        """``B * (a + c * 2^V)`` seconds (``a`` above 12 variables; :mod:`qama_backends.cost`); ``inf`` above
+        ``max_variables``."""
+        b, v, _ = cost.work(ir)
+        if v > self.max_variables:
+            return float("inf")
+        fixed = cost.calibrated("exact-fixed", lambda: _enumeration_cost()[0] + 1e-12)
+        per_state = cost.calibrated("exact-state", lambda: _enumeration_cost()[1])
+        return b * ((fixed if v > 12 else 0.0) + per_state * 2.0**v)
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -66,7 +96,15 @@ class ExactSampler(dimod.Sampler):  # type: ignore[misc]
             "description": "exact enumeration (vectorised, chunked)",
         }
 
-    def sample(self, bqm: dimod.BinaryQuadraticModel, *, num_reads: int = 1, **kwargs: Any) -> dimod.SampleSet:
+    def sample(
+        self,
+        bqm: dimod.BinaryQuadraticModel,
+        *,
+        num_reads: int = 1,
+        progress: Callable[[int, int], None] | None = None,
+        **kwargs: Any,
+    ) -> dimod.SampleSet:
+        """The ``num_reads`` lowest states of ``bqm``; ``progress(states_done, states_total)`` per chunk."""
         _no_options(kwargs)
         reads = _check_reads(num_reads)
         t0 = time.perf_counter()
@@ -80,7 +118,7 @@ class ExactSampler(dimod.Sampler):  # type: ignore[misc]
             offset=[float(offset)],
             vartype="SPIN" if bqm.vartype is dimod.SPIN else "BINARY",
         )
-        samples, energies = lowest_states(ir, k=reads, max_variables=self.max_variables)
+        samples, energies = lowest_states(ir, k=reads, max_variables=self.max_variables, progress=progress)
         return dimod.SampleSet.from_samples(
             (samples[0], order),
             vartype=bqm.vartype,
@@ -89,11 +127,19 @@ class ExactSampler(dimod.Sampler):  # type: ignore[misc]
         )
 
     def sample_ir(
-        self, ir: QuadraticIR, *, num_reads: int = 1, seed: int | None = None, **options: Any
+        self,
+        ir: QuadraticIR,
+        *,
+        num_reads: int = 1,
+        seed: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        **options: Any,
     ) -> tuple[NDArray[np.int8], NDArray[np.float64], dict[str, Any]]:
         """The ``num_reads`` lowest states of every problem of ``ir`` (``seed`` is unused: exact)."""
         _no_options(options)
         t0 = time.perf_counter()
-        samples, energies = lowest_states(ir, k=_check_reads(num_reads), max_variables=self.max_variables)
+        samples, energies = lowest_states(
+            ir, k=_check_reads(num_reads), max_variables=self.max_variables, progress=progress
+        )
         info = {"backend": "exact", "wall_time_s": time.perf_counter() - t0, "states_scanned": 2**ir.num_variables}
         return samples, energies, info

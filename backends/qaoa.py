@@ -49,6 +49,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import dimod
@@ -56,8 +57,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qama_compile.base.optional import optional_import
+from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
 
+from . import cost
 from .qiskit_device import TranspilingSampler, active_qubits
 
 DEFAULT_MAX_QUBITS = 24
@@ -165,8 +168,13 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
         self.noise = bool(noise)
 
     @property
+    def default_num_reads(self) -> int:
+        """Reads (shots of the final distribution) when none are asked for: ``shots``."""
+        return self.shots
+
+    @property
     def parameters(self) -> dict[str, list[Any]]:
-        return {"seed": [], "shots": [], "num_reads": [], "reps": [], "maxiter": []}
+        return {"seed": [], "shots": [], "num_reads": [], "reps": [], "maxiter": [], "progress": []}
 
     @property
     def properties(self) -> dict[str, Any]:
@@ -189,6 +197,23 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
         from .qiskit_device import device_name
 
         return None if self.device is None else device_name(self.device)
+
+    def estimate_time_s(self, ir: QuadraticIR, *, num_reads: int | None = None, **options: Any) -> float:
+        """``B * maxiter * t(m) * 2^(n - m) * reps (2E + n) / (2E_m + m)`` seconds, ``m = min(n, 16)``.
+
+        ``t(m)``: one measured optimizer evaluation of a dense ``m``-qubit, ``p = 1`` problem
+        (model: :mod:`qama_backends.cost`). ``inf`` when the problem is above ``max_qubits``
+        or its statevector does not fit.
+        """
+        b, n, e = cost.work(ir)
+        if n > self.max_qubits or statevector_bytes(n) > available_memory():
+            return float("inf")
+        reps = int(options.get("reps") or self.reps)
+        maxiter = int(options.get("maxiter") or self.maxiter)
+        m = max(2, min(n, _CALIBRATION_QUBITS))
+        per_eval = cost.calibrated(f"qaoa-{m}", lambda: _evaluation_seconds(m))
+        work = 2.0 ** (n - m) * reps * (2 * e + n) / (m * (m - 1) + m)
+        return b * maxiter * per_eval * max(work, 1.0 / m)
 
     # ------------------------------------------------------------------ limits
     def check_size(self, num_qubits: int) -> None:
@@ -230,8 +255,12 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
         num_reads: int | None = None,
         reps: int | None = None,
         maxiter: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> dimod.SampleSet:
-        """Run QAOA on ``bqm`` and return the final distribution as a sample set."""
+        """Run QAOA on ``bqm`` and return the final distribution as a sample set.
+
+        ``progress(evaluations, maxiter)`` is called after every cost-function evaluation.
+        """
         n = bqm.num_variables
         self.check_size(n)  # before building anything
         given = shots if shots is not None else num_reads
@@ -263,6 +292,7 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
                 reps=reps,
                 initial_point=self._initial_point(reps, rng),
                 aggregation=self.aggregation,
+                callback=None if progress is None else _evaluation_callback(progress, maxiter),
             )
         result = qaoa.compute_minimum_eigenvalue(op)
         dist: Any = result.eigenstate  # QuasiDistribution over int keys, from `shots` shots
@@ -385,6 +415,23 @@ class QAOASampler(dimod.Sampler):  # type: ignore[misc]
 def _two_qubit_gates(circuit: Any) -> int:
     """Gates on two or more qubits (barriers and other directives excluded)."""
     return int(circuit.num_nonlocal_gates())
+
+
+def _evaluation_callback(progress: Callable[[int, int], None], maxiter: int) -> Callable[..., None]:
+    def callback(count: int, *_: Any) -> None:
+        progress(min(int(count), maxiter), maxiter)
+
+    return callback
+
+
+_CALIBRATION_QUBITS = 16
+
+
+def _evaluation_seconds(num_qubits: int) -> float:
+    """Seconds of one optimizer evaluation (4 evaluations, p = 1, 256 shots) of a dense random problem."""
+    bqm = cost.random_bqm(num_qubits)
+    QAOASampler(reps=1, maxiter=4, shots=16).sample(cost.random_bqm(4), seed=0)  # warm up: imports, transpiler
+    return cost.timed(lambda: QAOASampler(reps=1, maxiter=4, shots=256).sample(bqm, seed=0)) / 4
 
 
 def _check_int(name: str, value: Any, low: int) -> None:

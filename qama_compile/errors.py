@@ -76,3 +76,13 @@ class TracingError(QamaError, RuntimeError):
     The QAMA operator calls a solver on the data of every forward; a traced graph would
     freeze the first call's solution into a constant. Field ``tracer``.
     """
+
+
+class PrecisionLossError(CompilationError):
+    """Quantizing to a target's coupler DAC would lose the problem: more couplers round to zero
+    than ``max_zeroed_fraction`` allows, or the quantized ground state is not an original one.
+
+    Fields: ``target``, ``bits`` (the DAC width), ``bits_needed``, ``zeroed_fraction``,
+    ``max_zeroed_fraction``, ``ground_state_preserved`` (per problem, empty when not checked).
+    Compile with ``allow_precision_loss=True`` to accept the loss.
+    """

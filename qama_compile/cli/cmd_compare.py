@@ -4,8 +4,8 @@
 >>> parser = argparse.ArgumentParser(prog="qama")
 >>> register(parser.add_subparsers())
 >>> args = parser.parse_args(["compare", "--random", "1,2,3,4", "--backends", "exact,sa", "--reads", "20"])
->>> args.backends, args.reads, args.target
-('exact,sa', 20, None)
+>>> args.backends, args.reads, args.target, args.time_limit, args.wide
+('exact,sa', 20, None, 180.0, False)
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from .scale import add_scale_arguments, scale_client
 
 EXAMPLES = """\
 examples:
+  qama compare example --heads 2 --tokens 1:7 --bits 2           # default backends, each its default reads
   qama compare --random 1,2,4,8 --bits 1 --backends exact,cim,sa,qaoa --reads 100 --seed 0
   qama compare example --heads 2 --tokens 1:5 --bits 2 --backends exact,sa,tabu --plot cmp.png
   qama compare example --heads 2 --tokens 4 --bits 1 --backends exact,qaoa --option qaoa.maxiter=30
@@ -36,6 +37,10 @@ hardware_time_s = emulated or device time if the backend reports it; chain_break
 with --target; mask_mae = mean |w - w_ref|; hard_mask_agreement = fraction of (head, token)
 with equal w > 0; attention_corr = Pearson correlation of w_i w_j with softmax attention.
 A backend that fails or is unavailable is a row with the reason; the others still run.
+Before running, each backend's time is estimated from its cost model (calibrated on this
+machine); one estimated above --time-limit is skipped, with the estimate as its reason.
+Default backends: exact,cim,sa,tabu,steepest (qaoa and dwave run only when named). Default
+reads: each backend's own (exact 1, cim/sa/steepest 100, tabu 10, qaoa 1024 shots).
 """
 
 
@@ -45,7 +50,7 @@ def register(subparsers: Any) -> None:
         help="run the same problems on several backends; print a quality / time table",
         description="Lower the input and solve every problem on each backend (every energy recomputed "
         "from the problem); print best and mean energy, residual to the exact ground state, ground-state "
-        "probability, time to solution at 99%%, wall and hardware time, chain breaks, and mask agreement "
+        "probability, time to solution at 99%, wall and hardware time, chain breaks, and mask agreement "
         "with the best solution and with the model's softmax attention.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -53,12 +58,26 @@ def register(subparsers: Any) -> None:
     add_input_arguments(parser)
     parser.add_argument(
         "--backends",
-        default="exact,cim,sa,qaoa",
+        default=None,
         metavar="B1,B2",
-        help="comma-separated backend names (default: exact,cim,sa,qaoa)",
+        help="comma-separated backend names (default: exact,cim,sa,tabu,steepest; qaoa and dwave only when named)",
     )
     parser.add_argument("--target", default=None, metavar="T", help="compile for hardware target T before sampling")
-    parser.add_argument("--reads", type=int, default=100, metavar="R", help="reads (shots) per problem (default 100)")
+    parser.add_argument(
+        "--reads",
+        type=int,
+        default=None,
+        metavar="R",
+        help="reads (shots) per problem (default: each backend's own, see below)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=180.0,
+        metavar="S",
+        help="skip a backend whose estimated time is above S seconds (default 180)",
+    )
+    parser.add_argument("--wide", action="store_true", help="print every column (default: the main ones)")
     parser.add_argument("--json", default=None, metavar="F.json", help="write the rows as JSON")
     parser.add_argument("--csv", default=None, metavar="F.csv", help="write the rows as CSV")
     parser.add_argument(
@@ -109,6 +128,15 @@ def parse_options(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _seconds(estimate: float | None) -> str:
+    """``~0.42 s``, ``~3 min``, ``cannot run`` (inf) or ``?`` (no estimate)."""
+    if estimate is None:
+        return "?"
+    if estimate == float("inf"):
+        return "cannot run"
+    return f"~{estimate / 60:.2g} min" if estimate >= 120 else f"~{estimate:.2g} s"
+
+
 def _token_labels(args: argparse.Namespace) -> list[str] | None:
     if args.input != "example":
         return None
@@ -128,11 +156,14 @@ def _token_labels(args: argparse.Namespace) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..tools.compare import compare
+    from ..tools.compare import DEFAULT_BACKENDS, compare
 
-    if args.reads < 1:
+    if args.reads is not None and args.reads < 1:
         raise InvalidInputError(f"--reads must be >= 1, got {args.reads}", fix="pass --reads 100")
-    backends = [b.strip() for b in str(args.backends).split(",") if b.strip()]
+    if not args.time_limit > 0:
+        raise InvalidInputError(f"--time-limit must be > 0 seconds, got {args.time_limit}", fix="pass --time-limit 180")
+    given = args.backends is not None
+    backends = [b.strip() for b in str(args.backends).split(",") if b.strip()] if given else list(DEFAULT_BACKENDS)
     if not backends:
         raise InvalidInputError(f"--backends {args.backends!r} names no backend", fix="pass e.g. --backends exact,sa")
     outputs = (("--json", args.json, ".json"), ("--csv", args.csv, ".csv"), ("--plot", args.plot, ".png"))
@@ -142,11 +173,11 @@ def run(args: argparse.Namespace) -> int:
     options = parse_options(args.option)
     problem = load_input(args)
     b, h, n, q = problem.shape
+    reads = "each backend's default reads" if args.reads is None else f"{args.reads} reads"
     print(
         f"comparing {', '.join(backends)} on {b} problem(s) of H*N*q = {h}*{n}*{q} = {h * n * q} variables"
         + (f", compiled for {args.target}" if args.target else "")
-        + f"; {args.reads} reads, seed "
-        f"{0 if args.seed is None else args.seed}"
+        + f"; {reads}, seed {0 if args.seed is None else args.seed}"
     )
     run_compare: Any = compare
     if args.chain_strength is not None:
@@ -154,6 +185,11 @@ def run(args: argparse.Namespace) -> int:
 
         values = parse_chain_strengths(args.chain_strength)
         run_compare = functools.partial(sweep_chain_strength, chain_strengths=values)
+
+    def announce(estimates: dict[str, float | None]) -> None:
+        shown = [f"{name} {_seconds(est)}" for name, est in estimates.items()]
+        print(f"estimated time: {', '.join(shown)} (limit {args.time_limit:g} s)", flush=True)
+
     with scale_client(args) as client:
         result = run_compare(
             problem,
@@ -164,8 +200,10 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress and sys.stderr.isatty(),
             backend_options=options,
             client=client,
+            time_limit=args.time_limit,
+            on_estimates=announce,
         )
-    print(result.table())
+    print(result.table(wide=args.wide))
     written: list[str] = []
     path: str | None = None
     try:
@@ -184,6 +222,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {p}")
     failed = [r for r in result.rows if r["status"] != "ok"]
     if failed and len(failed) == len(result.rows):
-        print("every backend failed; see the reason column", file=sys.stderr)
+        print("every backend failed or was skipped; see the reasons under the table", file=sys.stderr)
         return 1
     return 0

@@ -18,6 +18,7 @@ from ..compiler import compile as compile_problem
 from ..errors import InvalidInputError
 from ..formats.physical import export_compiled
 from .common import add_input_arguments, io_error, load_input
+from .precision import add_precision_arguments, precision_options
 
 EXAMPLES = """\
 examples:
@@ -27,6 +28,8 @@ examples:
   qama compile --random 3,2,4,8 --format mtx -o p.mtx                  # writes p_b0.mtx p_b1.mtx p_b2.mtx
   qama compile --random 3,2,4,8 --format lp --index 1 -o p1.lp         # one problem of the batch
   qama compile example --target advantage -o physical.json             # compile for a hardware target
+  qama compile example --bits auto --target cim-550 -o cim.txt          # the widest selection that fits
+  qama compile --random 1,12,64,64 --bits 4 --target cim-100k --allow-precision-loss -o big.npz
 
 formats: bqm-json (.json), npz (.npz, whole batch), coo (.coo/.txt), mtx (.mtx), lp (.lp).
 Single-problem formats write one file per problem (<stem>_b<i>) unless --index is given.
@@ -61,7 +64,22 @@ def register(subparsers: Any) -> None:
         metavar="T",
         help="compile for hardware target T (qama_compile.compiler) and export the physical problem",
     )
+    add_precision_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def _physical_line(compiled: Any) -> str:
+    """Physical counts as the summary gives them: qubits, and couplers that are non-zero after quantization."""
+    from ..passes.reports import QuantizationReport
+
+    s = compiled.summary()
+    line = f"physical: {s['physical_qubits']} qubits, {s['physical_couplers']} non-zero couplers"
+    q = compiled.report(QuantizationReport)
+    if q is not None and q.bits is not None:
+        line += f"; {q.bits}-bit couplers: {100 * q.zeroed_fraction:.3g}% rounded to zero (needs {q.bits_needed} bits)"
+        if q.precision_loss:
+            line += f"; precision loss allowed: {q.precision_loss}"
+    return line
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
         problem = problem.select([args.index % b])
     try:
         if args.target is not None:
-            options = {} if args.seed is None else {"seed": args.seed}
-            compiled = compile_problem(problem, target=args.target, **options)
+            seed = 0 if args.seed is None else args.seed
+            compiled = compile_problem(problem, target=args.target, seed=seed, **precision_options(args))
             written: Any = export_compiled(compiled, args.output, format=args.format)
             paths = written if isinstance(written, list) else [Path(written if written is not None else args.output)]
         else:
@@ -92,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         f"compiled {problem.batch_size} problem(s){where}: H*N*q = {h}*{n}*{q} = {h * n * q} variables each, "
         f"{h} dense head blocks of {n * q}, head penalty {h * (h - 1) // 2 * n * q} couplers"
     )
+    if args.target is not None:
+        print(_physical_line(compiled))
     for p in paths:
         print(f"wrote {p}" + (f" ({fmt})" if fmt else ""))
     return 0

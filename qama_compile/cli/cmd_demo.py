@@ -38,7 +38,8 @@ def _backend_list(text: str) -> list[str]:
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="run the embedded demo: a real MiniLM attention head, compiled, solved on every backend, plotted",
+        help="run the embedded demo: a real MiniLM attention problem, compiled, solved exactly and on cim and sa, "
+        "plotted",
         description="Load real Q/K/V from MiniLM-L6 (shipped with the package), lower them to the QAMA QUBO, "
         "print the variable and coupler counts, solve exactly and on the cim/sa backends, print one "
         "table and write a PNG of the QAMA mask beside the model's softmax attention.",

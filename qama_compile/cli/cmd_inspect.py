@@ -4,8 +4,8 @@
 >>> parser = argparse.ArgumentParser(prog="qama")
 >>> register(parser.add_subparsers())
 >>> args = parser.parse_args(["inspect", "--random", "1,2,4,8", "--target", "a", "--target", "b", "--json"])
->>> args.target, args.json
-(['a', 'b'], True)
+>>> args.target, args.json, args.wide, args.max_zeroed_fraction, args.field_ancillas
+(['a', 'b'], True, False, 0.05, 'auto')
 >>> parse_sweep("tokens=8,16,32")
 ('tokens', [8, 16, 32])
 """
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any
 
 from ..base.jsonutil import dumps_json
@@ -22,6 +23,7 @@ from ..errors import InvalidInputError
 from ..tools import target_report
 from ..tools.tables import format_kv, format_table
 from .common import add_input_arguments, load_input
+from .precision import add_precision_arguments
 
 EXAMPLES = """\
 examples:
@@ -29,11 +31,17 @@ examples:
   qama inspect qkv.npz --bits 2 --json                 # the same as JSON
   qama inspect example --heads 12 --bits 4             # a real MiniLM layer, all 12 heads
   qama inspect example --target advantage --target cim-550      # per-target qubits and fit
+  qama inspect --random 1,12,64,64 --bits 4 --target cim-100k    # fit on size and coupler precision
+  qama inspect --random 1,12,64,64 --bits auto --target cim-100k # the largest bits that fit
   qama inspect example --sweep tokens=8,16,32,64 --plot sweep.png   # how counts grow with N
 
 Counts (per problem): variables = H*N*q; couplers per head = (Nq)(Nq-1)/2 (dense);
 head penalty = H(H-1)/2*N*q; density = couplers / (V(V-1)/2). h and J ranges are of the
 Ising form that annealers are programmed with. Softmax attention memory = B*H*N*N*8 bytes.
+Per target: fits (size and coupler precision), physical qubits, non-zero physical couplers
+after quantization, max chain length, the target's coupler DAC bits and the bits the
+couplers need, the share rounded to zero, the largest N and the largest bits that fit;
+reasons and fixes follow the table. --wide prints every column.
 """
 
 
@@ -52,6 +60,28 @@ def parse_sweep(text: str) -> tuple[str, list[int]]:
             fix="pass e.g. --sweep tokens=8,16,32 or --sweep bits=1,2,4",
         )
     return name.strip(), parsed
+
+
+_SWEEP_COLUMNS = ("heads", "tokens", "bits", "logical_variables", "logical_couplers", "softmax_scores")
+#: Short headers for the default target table (--wide and --json keep the full names).
+_SHORT = {
+    "physical_qubits": "qubits",
+    "physical_couplers": "couplers",
+    "max_chain_length": "chain",
+    "coupler_bits": "dac_bits",
+    "bits_needed": "bits_needed",
+    "zeroed_fraction": "zeroed",
+    "largest_tokens": "max_N",
+    "largest_bits": "max_bits",
+}
+
+
+def _percent_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``zeroed_fraction`` as a percentage string for the table (JSON keeps the number)."""
+    return [
+        {**r, "zeroed_fraction": f"{100 * r['zeroed_fraction']:.3g}%"} if r.get("zeroed_fraction") is not None else r
+        for r in rows
+    ]
 
 
 def register(subparsers: Any) -> None:
@@ -81,6 +111,8 @@ def register(subparsers: Any) -> None:
         help="sweep tokens, heads or bits, e.g. tokens=8,16,32 (qama_compile.tools.target_report)",
     )
     parser.add_argument("--plot", default=None, metavar="PNG", help="with --sweep: also write the sweep plot here")
+    parser.add_argument("--wide", action="store_true", help="print every column of the target and sweep tables")
+    add_precision_arguments(parser, allow_loss=False)
     parser.set_defaults(func=run)
 
 
@@ -91,10 +123,23 @@ def run(args: argparse.Namespace) -> int:
     problem = load_input(args)
     summary = problem_summary(problem)
     out: dict[str, Any] = {"summary": summary}
+    from ..passes.reduce import ground_state_triviality
+
+    triviality = ground_state_triviality(problem.ir)
+    note = triviality.message()
+    if note is not None and problem.normalize == "none":
+        note += "; --normalize none makes every within-head coupling ferromagnetic: try --normalize standardise"
+    out["trivial"] = list(triviality.trivial) if triviality.checked else None
+    out["note"] = note
     if args.target or sweep_spec:
         ti = target_report
         if args.target:
-            out["targets"] = ti.inspect_targets(problem, list(args.target))
+            out["targets"] = ti.inspect_targets(
+                problem,
+                list(args.target),
+                max_zeroed_fraction=args.max_zeroed_fraction,
+                field_ancillas=args.field_ancillas,
+            )
         if sweep_spec:
             options: dict[str, Any] = {"targets": list(args.target or [])}
             if args.target:  # physical qubits measured on the first target
@@ -112,12 +157,30 @@ def run(args: argparse.Namespace) -> int:
     )
     shown = {k: v for k, v in summary.items() if k in SUMMARY_NOTES}
     print(format_kv(shown, notes=SUMMARY_NOTES))
+    if note is not None:
+        print(textwrap.fill("note: " + note, width=100, subsequent_indent="    "))
     if "targets" in out:
         print()
-        print(format_table(out["targets"]))
+        rows = out["targets"]
+        if args.wide:
+            print(format_table(rows))
+        else:
+            shown_rows = [{_SHORT.get(k, k): v for k, v in r.items()} for r in _percent_rows(rows)]
+            columns = [_SHORT.get(c, c) for c in target_report.TARGET_COLUMNS if any(c in r for r in rows)]
+            print(format_table(shown_rows, columns=columns))
+        for row in rows:
+            reason = row.get("reason")
+            if reason:
+                verdict = {True: "fits", False: "does not fit", None: "may fit"}.get(row.get("fits"), "")
+                print(textwrap.fill(f"{row['target']}: {verdict}: {reason}", width=100, subsequent_indent="    "))
+            if row.get("fix"):
+                print(textwrap.fill(f"fix: {row['fix']}", width=100, initial_indent="    ", subsequent_indent="    "))
     if "sweep" in out:
         print()
-        print(format_table(out["sweep"]))
+        sweep_rows = out["sweep"]
+        sweep_cols = None if args.wide else [c for c in _SWEEP_COLUMNS if any(c in r for r in sweep_rows)]
+        extra = [k for k in (sweep_rows[0] if sweep_rows else {}) if k.startswith(("qubits_", "fits_"))]
+        print(format_table(sweep_rows, columns=None if sweep_cols is None else sweep_cols + extra))
         if args.plot is not None:
             print(f"wrote {args.plot}")
     return 0

@@ -3,16 +3,18 @@
 >>> import argparse
 >>> parser = argparse.ArgumentParser(prog="qama")
 >>> register(parser.add_subparsers())
->>> args = parser.parse_args(["solve", "--random", "1,2,3,4", "--reads", "5", "-o", "m.npz"])
->>> args.backend, args.reads, args.output
-('exact', 5, 'm.npz')
+>>> args = parser.parse_args(["solve", "--random", "1,2,3,4", "--reads", "5", "-o", "m.npz", "--option", "x=50"])
+>>> args.backend, args.reads, args.output, parse_sample_options(args.option)
+('exact', 5, 'm.npz', {'x': 50})
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from ..base.jsonutil import to_jsonable
 from ..errors import InvalidInputError
 from ..tools.tables import format_table
 from .common import add_input_arguments, io_error, load_input
+from .precision import add_precision_arguments, precision_options
 from .scale import add_scale_arguments, scale_client
 
 #: Tag and version of the masks file.
@@ -36,6 +39,13 @@ examples:
   qama solve example --heads 2 --tokens 1:7 --bits 2 -o masks.npz --sampleset ss.json
   qama solve qkv.npz --bits 1 --backend sa --reads 100 --seed 3 -o masks.npz
   qama solve example --heads 2 --tokens 6 --backend sa --target advantage -o m.npz
+  qama solve example --heads 2 --tokens 1:7 --bits 2 --backend sa --option num_sweeps=200 --option beta_range=[0.1,4]
+  qama solve example --heads 2 --tokens 1:7 --bits 2 --backend cim --option method=ahc
+
+Reads per problem when --reads is not given (each backend's default_num_reads):
+exact 1 (the ground state), cim 100, sa 100, steepest 100, tabu 10, qaoa 1024 shots, dwave 100.
+--option KEY=VALUE passes a sampling option to the backend's sample call; VALUE is read as
+JSON, else as a Python literal, else kept as text (repeatable).
 
 Output npz: weights [B,H,N] in [0,1], masks [B,H,N,N] = w_i w_j, energies [B],
 samples [B,V] (binary, variable (t,i,r) at index (t*N+i)*q+r), format and version.
@@ -58,14 +68,53 @@ def register(subparsers: Any) -> None:
         "--backend", default="exact", help="backend name (default: exact; see qama_compile.available_backends())"
     )
     parser.add_argument("--target", default=None, metavar="T", help="compile for hardware target T before sampling")
-    parser.add_argument("--reads", type=int, default=None, metavar="R", help="reads per problem (heuristic backends)")
+    parser.add_argument(
+        "--reads", type=int, default=None, metavar="R", help="reads per problem (default: the backend's own, see below)"
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="sampling option for the backend, e.g. num_sweeps=2000 (repeatable; VALUE as JSON or a Python literal)",
+    )
     parser.add_argument(
         "-o", "--output", default=None, metavar="MASKS.npz", help="write weights, masks, energies, samples"
     )
     parser.add_argument("--sampleset", default=None, metavar="SS.json", help="write the dimod SampleSet(s) as JSON")
     parser.add_argument("--json", action="store_true", help="print the per-problem summary as JSON")
+    add_precision_arguments(parser)
     add_scale_arguments(parser)
     parser.set_defaults(func=run)
+
+
+def parse_sample_options(items: list[str]) -> dict[str, Any]:
+    """``["num_sweeps=200", "beta_range=[0.1, 4]", "method=ahc"]`` -> typed keyword options.
+
+    VALUE is parsed as JSON, else as a Python literal (``ast.literal_eval``), else kept as text.
+
+    >>> parse_sample_options(["num_sweeps=200", "beta_range=[0.1, 4]", "method=ahc", "polish=False"])
+    {'num_sweeps': 200, 'beta_range': [0.1, 4], 'method': 'ahc', 'polish': False}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not (sep and key.strip().isidentifier()):
+            raise InvalidInputError(f"--option {item!r} is not KEY=VALUE", fix="pass e.g. --option num_sweeps=2000")
+        value: Any
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                value = text
+        out[key.strip()] = value
+    return out
+
+
+def _reads(n: int | None) -> str:
+    return "the backend's default reads" if n is None else f"{n} read{'s' if n != 1 else ''}"
 
 
 def _selected(weights: np.ndarray) -> list[list[list[int]]]:
@@ -87,12 +136,16 @@ def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
             "--target and --sampleset are not available with --workers/--scheduler",
             fix="drop --workers/--scheduler, or drop --target/--sampleset",
         )
+    if args.option:
+        raise InvalidInputError(
+            "--option is not available with --workers/--scheduler", fix="drop --workers/--scheduler, or drop --option"
+        )
     with scale_client(args) as client:
         many = solve_many(
             problem,
             backend=args.backend,
             num_reads=args.reads,
-            seed=args.seed,
+            seed=0 if args.seed is None else args.seed,
             client=client,
             batch_size=args.batch_size,
             progress=sys.stderr.isatty(),
@@ -130,10 +183,13 @@ def run(args: argparse.Namespace) -> int:
     for opt, value, suffix in (("-o", args.output, ".npz"), ("--sampleset", args.sampleset, ".json")):
         if value is not None and Path(value).suffix.lower() != suffix:
             raise InvalidInputError(f"{opt} {value!r} must end in {suffix}", fix=f"pass e.g. {opt} out{suffix}")
+    sample_options = parse_sample_options(args.option)
     problem = load_input(args)
-    kwargs: dict[str, Any] = {"backend": args.backend, "num_reads": args.reads, "seed": args.seed}
+    seed = 0 if args.seed is None else args.seed
+    kwargs: dict[str, Any] = {"backend": args.backend, "num_reads": args.reads, "seed": seed, **sample_options}
     if args.target is not None:
         kwargs["target"] = args.target
+        kwargs["compile_options"] = precision_options(args)
     if args.workers is not None or args.scheduler is not None:
         return _run_distributed(args, problem)
     result = solve(problem, **kwargs)
@@ -164,11 +220,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         b, h, n, q = problem.shape
         print(
-            f"solved {b} problem(s) on {args.backend}: H*N*q = {h}*{n}*{q} = {h * n * q} variables each; "
-            f"selected tokens (w > 0) per head:"
+            f"solved {b} problem(s) on {args.backend} ({_reads(result.info.num_reads)}, seed {seed}): "
+            f"H*N*q = {h}*{n}*{q} = {h * n * q} variables each; selected tokens (w > 0) per head:"
         )
         print(format_table(rows))
         info = result.info
+        if info.note is not None:
+            print(textwrap.fill("note: " + info.note, width=100, subsequent_indent="    "))
         if info.target is not None:
             cbf = np.asarray(info.chain_break_fraction, dtype=np.float64)
             breaks = f", chain-break fraction max {cbf.max():.3g}" if cbf.size else ""

@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from ..core.problem import AttentionProblem
 from ..datasets import load_example
 from ..errors import FileFormatError, InvalidInputError, ProblemTooLargeError, QamaError
+from .precision import auto_bits, parse_bits
 
 __all__ = [
     "INPUT_HELP",
@@ -44,7 +45,7 @@ INPUT_HELP = (
     "'qama compile --format npz'; or 'example' for the shipped MiniLM-L6 tensors. "
     "Omit it and pass --random B,H,N,d instead."
 )
-_LOWERING_DEFAULTS: dict[str, Any] = {"bits": 4, "alpha": 1.0, "beta": 1.0, "penalty": 2.0, "normalize": None}
+_LOWERING_DEFAULTS: dict[str, Any] = {"bits": 4, "alpha": 1.0, "beta": 1.0, "penalty": 2.0, "normalize": "standardise"}
 
 
 def one_line_errors(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +76,9 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", nargs="?", metavar="INPUT", help=INPUT_HELP)
     src = parser.add_argument_group("input selection")
     src.add_argument("--random", metavar="B,H,N,d", help="random Gaussian q, k, v of this shape instead of INPUT")
-    src.add_argument("--seed", type=int, default=None, help="seed for --random (default 0) and for stochastic backends")
+    src.add_argument(
+        "--seed", type=int, default=None, help="seed for --random, the stochastic backends and compilation (default 0)"
+    )
     src.add_argument("--sentence", type=int, default=None, help="'example' only: shipped sentence index (default 0)")
     src.add_argument("--layer", type=int, default=None, help="'example' only: MiniLM layer 0..5 (default 0)")
     src.add_argument(
@@ -91,7 +94,12 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep these tokens: a count n (the first n), a list '1,2,5', or a range '1:7'",
     )
     low = parser.add_argument_group("lowering (DESIGN.md section 2)")
-    low.add_argument("--bits", type=int, default=None, help="binary variables per (head, token), 1..8 (default 4)")
+    low.add_argument(
+        "--bits",
+        type=parse_bits,
+        default=None,
+        help="binary variables per (head, token), 1..8, or 'auto': the largest that fits --target (default 4)",
+    )
     low.add_argument("--alpha", type=float, default=None, help="weight of the J coupling term (default 1)")
     low.add_argument("--beta", type=float, default=None, help="weight of the h field term (default 1)")
     low.add_argument("--penalty", type=float, default=None, help="head-overlap penalty lambda (default 2)")
@@ -99,7 +107,8 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         "--normalize",
         choices=["none", "standardise", "minmax"],
         default=None,
-        help="normalisation of off-diagonal J and h (default none)",
+        help="normalisation of J's off-diagonal and h per problem and head (default standardise: the paper's "
+        "batch norm, (x - mean) / sqrt(var + 1e-5); 'none' keeps the raw, all-ferromagnetic couplings)",
     )
 
 
@@ -291,4 +300,6 @@ def load_input(args: argparse.Namespace) -> AttentionProblem:
         key: (default if getattr(args, key, None) is None else getattr(args, key))
         for key, default in _LOWERING_DEFAULTS.items()
     }
+    if opts["bits"] == "auto":  # J and h once, then the widest selection that fits the target
+        return auto_bits(args, lower_attention(q, k, v, **{**opts, "bits": 1}))
     return lower_attention(q, k, v, **opts)

@@ -10,9 +10,9 @@ to split it (the runtime solves such a plan: ``solve(..., decompose=True)``).
 >>> from qama_compile import lower_attention
 >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
 >>> cp = compile(problem, target="cim-550", seed=0)
->>> cp.physical.num_variables, cp.physical.vartype      # 12 spins + 1 ancilla for the fields
-(13, 'SPIN')
->>> x, info = cp.decode(np.ones((4, 13), dtype=np.int8))
+>>> cp.physical.num_variables, cp.physical.vartype      # 12 spins + 2 ancilla spins sharing the fields
+(14, 'SPIN')
+>>> x, info = cp.decode(np.ones((4, 14), dtype=np.int8))
 >>> x.shape, int(x.min())
 ((1, 4, 12), 1)
 >>> [r.name for r in cp.log]
@@ -26,12 +26,19 @@ from collections.abc import Sequence
 from ..core.decode import UnembedMethod
 from ..core.ir import QuadraticIR
 from ..core.problem import AttentionProblem
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, PrecisionLossError
 from ..passes.analysis import AnalysisPass
 from ..passes.base import Pass, PassManager
 from ..passes.decompose import DecomposePass, Strategy
 from ..passes.embed import EmbedPass
-from ..passes.options import ChainStrengthRule, CompileOptions, EmbeddingMethod, Rounding
+from ..passes.options import (
+    DEFAULT_MAX_ZEROED_FRACTION,
+    ChainStrengthRule,
+    CompileOptions,
+    EmbeddingMethod,
+    FieldAncillas,
+    Rounding,
+)
 from ..passes.quantize import QuantizePass
 from ..passes.reports import DecomposePlan
 from ..targets.registry import get_target
@@ -75,6 +82,9 @@ def compile(
     rounding: Rounding = "nearest",
     bits: int | None = None,
     max_exact: int = 20,
+    max_zeroed_fraction: float = DEFAULT_MAX_ZEROED_FRACTION,
+    allow_precision_loss: bool = False,
+    field_ancillas: FieldAncillas = "auto",
 ) -> CompiledProblem:
     """Compile ``problem`` for ``target``.
 
@@ -83,13 +93,18 @@ def compile(
         target: a target name (see :func:`qama_compile.available_targets`) or a :class:`Target`.
         pipeline: passes to run instead of :func:`default_pipeline`.
         seed, embedding, timeout, chain_strength, chain_strength_prefactor, unembed, rounding,
-            bits, max_exact: the :class:`~qama_compile.passes.options.CompileOptions`
-            (validated there). ``chain_strength``: ``"torque"`` (uniform torque compensation,
-            the default), ``"scaled"``, one number, or one per problem.
+            bits, max_exact, max_zeroed_fraction, allow_precision_loss, field_ancillas: the
+            :class:`~qama_compile.passes.options.CompileOptions` (validated there).
+            ``chain_strength``: ``"torque"`` (uniform torque compensation, the default),
+            ``"scaled"``, one number, or one per problem.
 
     Raises:
         ProblemTooLargeError: the problem cannot fit; the message names the counts, the limit
             and the fix (:func:`plan_decomposition`).
+        PrecisionLossError: quantizing to the target's coupler DAC zeroes more than
+            ``max_zeroed_fraction`` of the couplers or changes the (checked) ground state; for
+            an attention problem the fix names the largest selection width that fits
+            (:func:`qama_compile.compiler.choose_bits`).
     """
     tgt = get_target(target)
     options = CompileOptions(
@@ -104,13 +119,21 @@ def compile(
         rounding=rounding,
         bits=bits,
         max_exact=max_exact,
+        max_zeroed_fraction=max_zeroed_fraction,
+        allow_precision_loss=allow_precision_loss,
+        field_ancillas=field_ancillas,
     )
     ir, attention = _logical(problem, "compile")
     if pipeline is None:
         pm = default_pipeline(strict=True)
     else:
         pm = pipeline if isinstance(pipeline, PassManager) else PassManager(pipeline)
-    physical, ctx = pm.run(ir, target=tgt, options=options)
+    try:
+        physical, ctx = pm.run(ir, target=tgt, options=options)
+    except PrecisionLossError as exc:
+        if attention is None:
+            raise
+        raise _with_bits_fix(exc, attention, tgt, options) from None
     return CompiledProblem(
         logical=ir,
         physical=physical,
@@ -121,6 +144,32 @@ def compile(
         reports=dict(ctx.reports),
         problem=attention,
     )
+
+
+def _with_bits_fix(
+    exc: PrecisionLossError, problem: AttentionProblem, target: Target, options: CompileOptions
+) -> PrecisionLossError:
+    """``exc`` with a fix that names the largest selection width that fits (when one does)."""
+    from .precision import choose_bits
+
+    choice = choose_bits(
+        problem,
+        target,
+        dac_bits=options.bits,
+        max_zeroed_fraction=options.max_zeroed_fraction,
+        field_ancillas=options.field_ancillas,
+    )
+    lower = (
+        f"lower with bits={choice.chosen} (the largest selection width that fits {target.name}; CLI --bits "
+        f"{choice.chosen} or --bits auto), "
+        if choice.chosen is not None and choice.chosen < problem.bits
+        else ""
+    )
+    fix = (
+        f"{lower}use a target with more coupler bits, raise max_zeroed_fraction, or pass "
+        "allow_precision_loss=True (CLI --allow-precision-loss) to compile anyway"
+    )
+    return PrecisionLossError(exc.message, fix=fix, **{**exc.fields, "largest_fitting_bits": choice.chosen})
 
 
 def plan_decomposition(

@@ -268,14 +268,21 @@ class ChainEmbedding(DecodeStep):
 
 @dataclass(frozen=True)
 class AncillaGauge(DecodeStep):
-    """Spin ``ancilla`` (the last one) carries the fields; logical spins are ``s_i * s_ancilla``.
+    """Spins ``ancilla .. ancilla + count - 1`` (the last ones) carry the fields; logical
+    spins are ``s_i * g`` with ``g`` the ancillas' majority sign (a tie takes the first).
 
     >>> AncillaGauge(ancilla=2).decode(np.array([[[1, -1, -1]]])).tolist()
+    [[[-1, 1]]]
+    >>> AncillaGauge(ancilla=2, count=3).decode(np.array([[[1, -1, -1, 1, -1]]])).tolist()
     [[[-1, 1]]]
     """
 
     ancilla: int
+    count: int = 1
 
     def decode(self, samples: NDArray[Any]) -> NDArray[Any]:
         x = np.asarray(samples)
-        return (x[:, :, : self.ancilla] * x[:, :, self.ancilla : self.ancilla + 1]).astype(np.int8)
+        anc = x[:, :, self.ancilla : self.ancilla + self.count]
+        total = anc.sum(axis=2, keepdims=True, dtype=np.int64)
+        gauge = np.where(total == 0, anc[:, :, :1], np.sign(total))
+        return (x[:, :, : self.ancilla] * gauge).astype(np.int8)

@@ -23,6 +23,8 @@ deterministic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -95,7 +97,12 @@ def _batch_enumerate(ir: QuadraticIR, k: int) -> tuple[NDArray[np.int64], NDArra
 
 
 def _lowest_one(
-    lin: NDArray[np.float64], u: NDArray[np.float64], offset: float, k: int, spin: bool
+    lin: NDArray[np.float64],
+    u: NDArray[np.float64],
+    offset: float,
+    k: int,
+    spin: bool,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
     v = lin.size
     low = min(v, _LOW_BITS)
@@ -120,15 +127,23 @@ def _lowest_one(
         best_e = np.concatenate([best_e, flat[part]])
         keep = np.lexsort((best_idx, best_e))[:k]
         best_idx, best_e = best_idx[keep], best_e[keep]
+        if tick is not None:
+            tick(num << low)
     return best_idx, best_e
 
 
 def lowest_states(
-    ir: QuadraticIR, *, k: int = 1, max_variables: int = DEFAULT_MAX_VARIABLES
+    ir: QuadraticIR,
+    *,
+    k: int = 1,
+    max_variables: int = DEFAULT_MAX_VARIABLES,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
     """The ``k`` lowest-energy states of every problem: ``(samples [B, k', V], energies [B, k'])``.
 
     ``k' = min(k, 2^V)``; samples are in the IR's vartype; energies include the offset.
+    ``progress(done, total)`` is called with states scanned so far over the batch (after
+    each chunk above :data:`BATCH_ENUMERATE_MAX` variables, once at the end below).
 
     Raises:
         ProblemTooLargeError: ``V > max_variables`` (refused before allocating).
@@ -147,11 +162,19 @@ def lowest_states(
     spin = ir.vartype == "SPIN"
     if v == 0:
         return np.zeros((b, 1, 0), dtype=np.int8), ir.offset[:, None].copy()
+    total, done = b * 2**v, [0]
+
+    def tick(n: int) -> None:
+        done[0] += n
+        if progress is not None:
+            progress(done[0], total)
+
     if v <= BATCH_ENUMERATE_MAX:
         idx, energies = _batch_enumerate(ir, int(k))
+        tick(total)
     else:
         u = upper_dense(ir)
-        parts = [_lowest_one(ir.linear[i], u[i], float(ir.offset[i]), int(k), spin) for i in range(b)]
+        parts = [_lowest_one(ir.linear[i], u[i], float(ir.offset[i]), int(k), spin, tick) for i in range(b)]
         idx = np.stack([p[0] for p in parts])
         energies = np.stack([p[1] for p in parts])
     bits = ((idx[..., None] >> np.arange(v, dtype=np.int64)) & 1).astype(np.int8)

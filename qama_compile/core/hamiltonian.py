@@ -3,7 +3,8 @@
 * :func:`value_entropy` - local fields ``h_ti`` from the value rows;
 * :func:`js_coupling` - couplings ``J_tij = JS(softmax(q_i) || softmax(k_j))``, base 2;
 * :func:`bit_weights` - the soft-selection weights ``c_r = 2^r / (2^q - 1)``;
-* :func:`normalise` - the optional none / standardise / min-max normalisation.
+* :func:`normalise` - the none / standardise (default, the paper's batch norm) / min-max
+  normalisation.
 
 >>> import numpy as np
 >>> q = np.array([[0.0, 0.0], [5.0, -5.0]])
@@ -26,6 +27,8 @@ from numpy.typing import NDArray
 from ..errors import InvalidInputError
 
 EPS = 1e-8
+#: Added to the variance by ``standardise``: the ``eps`` of ``torch.nn.BatchNorm1d`` (its default).
+BATCHNORM_EPS = 1e-5
 Normalize = Literal["none", "standardise", "minmax"]
 _TINY = float(np.finfo(np.float64).tiny)
 _CHUNK_ELEMENTS = 1 << 17  # elements of one JS workspace block (1 MiB: stays in cache)
@@ -127,8 +130,28 @@ def normalise(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Normalise the off-diagonal of ``J [..., N, N]`` and ``h [..., N]`` per problem and head.
 
-    ``none`` returns the inputs; ``standardise`` maps to zero mean and unit standard
-    deviation; ``minmax`` maps to [0, 1]. Constant inputs map to 0 (no division by zero).
+    * ``"standardise"`` (the default of :func:`~qama_compile.core.lowering.lower_attention`)
+      is what the paper's layer does with ``nn.BatchNorm1d(num_heads)`` on ``J[:, :, off]``
+      and on ``h``, computed per problem: for each (batch item, head) the ``N(N-1)``
+      off-diagonal entries of ``J`` become ``(x - mean) / sqrt(var + 1e-5)`` and so do the
+      ``N`` fields. ``var`` is the population variance (``ddof=0``): batch norm normalises
+      with the biased batch variance (the unbiased one only feeds its running average), and
+      the statistics are those of the one problem being solved, i.e. batch norm's
+      training-mode statistics for a batch of one problem, with its initial affine
+      parameters (``gamma = 1``, ``beta = 0``). ``1e-5`` is ``BatchNorm1d``'s default ``eps``
+      (:data:`BATCHNORM_EPS`); a constant input maps to 0. The diagonal ``J_ii`` is left as
+      it is, as in the paper. (A trained layer in ``eval()`` mode would use running
+      averages over training batches instead; the per-problem statistics are what those
+      averages estimate.)
+    * ``"minmax"`` maps each of the two sets to ``[0, 1]`` (constant inputs to 0).
+    * ``"none"`` (or ``None``) returns the inputs unchanged: raw JS couplings are all
+      non-negative, so every within-head coupling is ferromagnetic and the ground state
+      usually selects every token.
+
+    >>> import numpy as np
+    >>> j, h = normalise(np.array([[0.0, 0.2], [0.6, 0.0]]), np.array([1.0, 3.0]), "standardise")
+    >>> j.round(4).tolist(), h.round(4).tolist()
+    ([[0.0, -0.9999], [0.9999, 0.0]], [-1.0, 1.0])
     """
     if mode in (None, "none"):
         return j, h
@@ -148,8 +171,7 @@ def normalise(
 def _scale(x: NDArray[np.float64], mode: str) -> NDArray[np.float64]:
     if mode == "standardise":
         centred = x - x.mean(axis=-1, keepdims=True)
-        std = centred.std(axis=-1, keepdims=True)
-        out: NDArray[np.float64] = np.divide(centred, std, out=np.zeros_like(x), where=std > 0)
+        out: NDArray[np.float64] = centred / np.sqrt((centred * centred).mean(axis=-1, keepdims=True) + BATCHNORM_EPS)
         return out
     lo, hi = x.min(axis=-1, keepdims=True), x.max(axis=-1, keepdims=True)
     span = hi - lo

@@ -104,7 +104,7 @@ def lower_attention(
     alpha: float = 1.0,
     beta: float = 1.0,
     penalty: float = 2.0,
-    normalize: Normalize | None = None,
+    normalize: Normalize | None = "standardise",
     eps: float = EPS,
     max_bytes: int | None = None,
 ) -> AttentionProblem:
@@ -116,8 +116,11 @@ def lower_attention(
             same leading axes and tokens (its last axis may differ).
         bits: binary variables per (head, token), 1..8.
         alpha, beta, penalty: weights of the coupling, field and head-penalty terms.
-        normalize: ``None``/``"none"``, ``"standardise"`` or ``"minmax"`` for J's
-            off-diagonal and h.
+        normalize: ``"standardise"`` (default: the paper's batch norm, per problem and head:
+            J's ``N(N-1)`` off-diagonal entries and the ``N`` fields each become
+            ``(x - mean) / sqrt(var + 1e-5)``, population variance; see
+            :func:`~qama_compile.core.hamiltonian.normalise`), ``"minmax"``, or
+            ``"none"``/``None`` (raw values: every within-head coupling is ferromagnetic).
         max_bytes: refuse (before allocating) if the estimate exceeds this; default half
             the physical memory.
 

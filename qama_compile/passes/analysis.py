@@ -1,9 +1,12 @@
 """Analysis pass: counts, density, dynamic range, and whether the problem fits the target (and why not).
 
 Adds an :class:`~qama_compile.passes.reports.AnalysisReport`; the IR passes through
-unchanged. With ``strict=True`` a problem that certainly cannot fit raises
+unchanged. With ``strict=True`` a problem that certainly cannot fit by size raises
 :class:`~qama_compile.errors.ProblemTooLargeError` naming the counts and the limit. The fit
-rule is the target's own (:meth:`qama_compile.targets.Target.fit`).
+rule is the target's own (:meth:`qama_compile.targets.Target.fit`, size and coupler
+precision, with the compile options ``bits``, ``max_zeroed_fraction`` and
+``field_ancillas``); a precision shortfall is only reported here: the quantize pass measures
+it on the physical problem and refuses there.
 
 Couplers are counted structurally (pairs that may be non-zero): for a QAMA problem that is
 ``H * (N q)(N q - 1)/2`` dense per-head couplers plus ``H(H-1)/2 * N * q`` head-penalty
@@ -26,13 +29,36 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..core.ir import QuadraticIR
 from ..errors import ProblemTooLargeError
 from .base import Pass, PassContext
 from .reports import AnalysisReport, DynamicRange, Fit
 
-__all__ = ["AnalysisPass", "dynamic_range"]
+__all__ = ["NEGLIGIBLE", "AnalysisPass", "coupler_magnitudes", "dynamic_range", "significant"]
+
+#: Couplers below this fraction of a problem's largest coupler are float noise (e.g. the
+#: ``J_ij + J_ji`` of two standardised entries that cancel): the precision rule and the
+#: quantize pass do not count them as couplers rounding can lose.
+NEGLIGIBLE = 1e-12
+
+
+def coupler_magnitudes(ir: QuadraticIR) -> NDArray[np.float64]:
+    """``|coupling|`` of every structural coupler of each problem, ``[B, M]`` (zeros included;
+    dense blocks are strictly upper triangular, their lower part is 0)."""
+    b = ir.batch_size
+    parts = [np.abs(ir.data)]
+    if ir.block_count:
+        parts.append(np.abs(ir.blocks.reshape(b, -1)))
+    return np.concatenate(parts, axis=1)
+
+
+def significant(magnitudes: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Entries of ``magnitudes [B, M]`` above :data:`NEGLIGIBLE` times their problem's largest."""
+    top = magnitudes.max(axis=1, keepdims=True, initial=0.0)
+    out: NDArray[np.bool_] = magnitudes > NEGLIGIBLE * top
+    return out
 
 
 def dynamic_range(ir: QuadraticIR) -> DynamicRange:
@@ -75,8 +101,13 @@ class AnalysisPass(Pass):
 
     def run(self, ir: QuadraticIR, context: PassContext) -> QuadraticIR:
         v, couplers = ir.num_variables, ir.num_couplers
-        target = context.target
-        fit = Fit(fits=True, reason="no target", qubits_needed=v) if target is None else target.fit(ir)
+        target, opts = context.target, context.options
+        if target is None:
+            fit = Fit(fits=True, reason="no target", qubits_needed=v, size_fits=True)
+        else:
+            fit = target.fit(
+                ir, bits=opts.bits, max_zeroed_fraction=opts.max_zeroed_fraction, field_ancillas=opts.field_ancillas
+            )
         context.add(
             AnalysisReport(
                 variables=v,
@@ -89,7 +120,7 @@ class AnalysisPass(Pass):
                 count_formula=_count_formula(ir),
             )
         )
-        if self.strict and fit.fits is False and target is not None:
+        if self.strict and fit.size_fits is False and target is not None:
             raise ProblemTooLargeError(
                 f"problem does not fit target {target.name!r}: {fit.reason} ({v} variables, {couplers} couplers)",
                 fix="use fewer tokens, heads or bits, a larger target, or decompose "

@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 from ..core.decode import DecodeStep
 from ..core.ir import QuadraticIR
 from ..errors import CompilationError, InvalidInputError
-from .options import CompileOptions
-from .reports import Fit, PassReport
+from .options import CompileOptions, FieldAncillas
+from .reports import Fit, PassReport, PrecisionReport
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -59,7 +59,8 @@ class TargetLike(Protocol):
     """What passes need from a hardware target (``qama_compile.targets.Target`` provides it).
 
     Passes depend on this protocol, not on the targets package, so the layers stay ordered:
-    targets own the graph, capacity, ancilla and precision rules; passes only ask.
+    targets own the graph, capacity, ancilla and precision rules (``field_ancillas``,
+    ``precision``, and ``fit`` on size and precision); passes only ask.
     """
 
     @property
@@ -104,7 +105,25 @@ class TargetLike(Protocol):
 
     def needs_ancilla(self, ir: QuadraticIR) -> bool: ...
 
-    def fit(self, ir: QuadraticIR) -> Fit: ...
+    def field_ancillas(self, ir: QuadraticIR, *, requested: FieldAncillas = "auto") -> int: ...
+
+    def precision(
+        self,
+        ir: QuadraticIR,
+        *,
+        bits: int | None = None,
+        max_zeroed_fraction: float = ...,
+        field_ancillas: FieldAncillas = "auto",
+    ) -> PrecisionReport: ...
+
+    def fit(
+        self,
+        ir: QuadraticIR,
+        *,
+        bits: int | None = None,
+        max_zeroed_fraction: float = ...,
+        field_ancillas: FieldAncillas = "auto",
+    ) -> Fit: ...
 
 
 # --------------------------------------------------------------------------- records and context

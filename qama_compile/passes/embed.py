@@ -45,7 +45,14 @@ from .base import Pass, PassContext, TargetLike
 from .options import ChainStrengthRule, EmbeddingMethod
 from .reports import EmbeddingReport
 
-__all__ = ["EmbedPass", "embed_ir", "logical_edges", "scaled_chain_strength", "torque_chain_strength"]
+__all__ = [
+    "EmbedPass",
+    "embed_ir",
+    "logical_edges",
+    "scaled_chain_strength",
+    "torque_chain_strength",
+    "with_field_ancillas",
+]
 
 
 def logical_edges(ir: QuadraticIR) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
@@ -57,6 +64,38 @@ def logical_edges(ir: QuadraticIR) -> tuple[NDArray[np.int64], NDArray[np.int64]
 
 def _physical_meta(spin: QuadraticIR, target: TargetLike) -> dict[str, Any]:
     return {**spin.meta, "physical": True, "target": target.name, "graph_id": target.graph_id}
+
+
+def with_field_ancillas(spin: QuadraticIR, count: int, *, meta: dict[str, Any] | None = None) -> QuadraticIR:
+    """``spin`` with its fields moved onto ``count`` ancilla spins (the last ``count`` variables).
+
+    Field ``h_i`` becomes the coupling ``(h_i / count) s_i s_a`` to every ancilla ``a``. For
+    any logical state ``s`` the best ancilla setting is all ``s_a = -sign(h . s)`` (they
+    share one local field), which gives ``-|h . s| + E_J(s)``: the same minimum as one
+    ancilla, and the logical state is ``s * s_a`` (the gauge). Splitting the fields over
+    ``count`` spins divides the largest field coupler by ``count``, so the problem's scale
+    on a fixed coupler range grows by up to ``count`` (precision for the other couplers).
+
+    >>> ir = QuadraticIR.from_coo(linear=[[4.0, -2.0]], rows=[0], cols=[1], data=[[1.0]], vartype="SPIN")
+    >>> out = with_field_ancillas(ir, 2)
+    >>> out.num_variables, out.linear.tolist(), sorted(out.coo(0)[2].tolist())
+    (4, [[0.0, 0.0, 0.0, 0.0]], [-1.0, -1.0, 1.0, 2.0, 2.0])
+    """
+    v, k = spin.num_variables, int(count)
+    anc = np.repeat(np.arange(v, v + k), v)
+    var = np.tile(np.arange(v), k)
+    return QuadraticIR._owned(
+        vartype="SPIN",
+        linear=np.zeros((spin.batch_size, v + k)),
+        offset=spin.offset,
+        blocks=spin.blocks,
+        rows=np.concatenate([spin.rows, var]),
+        cols=np.concatenate([spin.cols, anc]),
+        data=np.concatenate([spin.data, np.tile(spin.linear / k, (1, k))], axis=1),
+        labels=np.arange(v + k).reshape(-1, 1),
+        label_fields=("qubit",),
+        meta=dict(spin.meta if meta is None else meta),
+    )
 
 
 # --------------------------------------------------------------------------- chain strength
@@ -186,32 +225,22 @@ class EmbedPass(Pass):
         if target.kind == "annealer":
             return self._embed(spin, target, context)
         v = spin.num_variables
-        ancilla = target.needs_ancilla(spin)
-        need = v + int(ancilla)
+        ancillas = target.field_ancillas(spin, requested=context.options.field_ancillas)
+        need = v + ancillas
         if need > target.num_qubits:
             raise ProblemTooLargeError(
                 f"problem needs {need} {'spins' if target.kind == 'cim' else 'qubits'} "
-                f"({v} variables{' + 1 ancilla for the fields' if ancilla else ''}); "
+                f"({v} variables{f' + {ancillas} ancilla spin(s) for the fields' if ancillas else ''}); "
                 f"target {target.name!r} has {target.num_qubits}",
                 fix="use fewer tokens, heads or bits, a larger target, or decompose",
                 size=need,
                 limit=target.num_qubits,
                 unit="qubits",
             )
+        ancilla = ancillas > 0
         if ancilla:
-            phys = QuadraticIR._owned(
-                vartype="SPIN",
-                linear=np.zeros((spin.batch_size, v + 1)),
-                offset=spin.offset,
-                blocks=spin.blocks,
-                rows=np.concatenate([spin.rows, np.arange(v)]),
-                cols=np.concatenate([spin.cols, np.full(v, v)]),
-                data=np.concatenate([spin.data, spin.linear], axis=1),
-                labels=np.arange(v + 1).reshape(-1, 1),
-                label_fields=("qubit",),
-                meta=_physical_meta(spin, target),
-            )
-            context.decoders.append(AncillaGauge(ancilla=v))
+            phys = with_field_ancillas(spin, ancillas, meta=_physical_meta(spin, target))
+            context.decoders.append(AncillaGauge(ancilla=v, count=ancillas))
         else:
             phys = dataclasses.replace(
                 spin,
@@ -227,6 +256,7 @@ class EmbedPass(Pass):
                 mean_chain_length=1.0,
                 utilisation=phys.num_variables / max(target.num_qubits, 1),
                 ancilla=ancilla,
+                field_ancillas=ancillas,
             )
         )
         return phys

@@ -23,13 +23,26 @@ import numpy as np
 from ..core.decode import UNEMBED_METHODS, UnembedMethod
 from ..errors import InvalidInputError
 
-__all__ = ["CHAIN_STRENGTH_RULES", "ChainStrengthRule", "CompileOptions", "EmbeddingMethod", "Rounding"]
+__all__ = [
+    "CHAIN_STRENGTH_RULES",
+    "DEFAULT_MAX_ZEROED_FRACTION",
+    "ChainStrengthRule",
+    "CompileOptions",
+    "EmbeddingMethod",
+    "FieldAncillas",
+    "Rounding",
+]
 
 EmbeddingMethod = Literal["auto", "clique", "heuristic"]
 Rounding = Literal["nearest", "stochastic"]
+FieldAncillas = int | Literal["auto"]
 ChainStrengthRule = Literal["torque", "scaled"]
 #: Named chain-strength rules (``dwave.embedding.chain_strength``) and their default prefactors.
 CHAIN_STRENGTH_RULES: dict[str, float] = {"torque": 1.414, "scaled": 1.0}
+
+#: Default share of a problem's non-zero couplers that quantization may round to zero
+#: before :func:`qama_compile.compile` refuses (see ``docs/passes.md``, "Precision").
+DEFAULT_MAX_ZEROED_FRACTION = 0.05
 
 
 def _is_int(x: Any) -> bool:
@@ -60,6 +73,16 @@ class CompileOptions:
         bits: override the target's coupling bit width (2..32).
         max_exact: check the quantized ground state exactly up to this many variables.
         prune_threshold: couplings below this magnitude are pruned by the reduce pass.
+        max_zeroed_fraction: the share (0..1) of a problem's non-zero couplers that
+            rounding to the target's DAC may set to zero; more is a
+            :class:`~qama_compile.errors.PrecisionLossError` unless ``allow_precision_loss``.
+        allow_precision_loss: compile anyway when quantization zeroes more couplers than
+            allowed or changes the ground state (the loss is kept in the
+            ``QuantizationReport``).
+        field_ancillas: on CIMs without native fields, how many ancilla spins share the
+            fields (each carries ``h_i / k``; every ground state is kept, see
+            ``docs/passes.md``). ``"auto"``: just enough that no field coupler is larger than
+            the largest coupling, within the spins left over; an integer >= 1 fixes it.
     """
 
     seed: int | None = None
@@ -72,6 +95,9 @@ class CompileOptions:
     bits: int | None = None
     max_exact: int = 20
     prune_threshold: float | None = None
+    max_zeroed_fraction: float = DEFAULT_MAX_ZEROED_FRACTION
+    allow_precision_loss: bool = False
+    field_ancillas: FieldAncillas = "auto"
 
     def __post_init__(self) -> None:
         if self.seed is not None and (not _is_int(self.seed) or self.seed < 0):
@@ -131,6 +157,25 @@ class CompileOptions:
             raise InvalidInputError(
                 f"prune_threshold must be a finite number >= 0, got {self.prune_threshold!r}",
                 fix="pass e.g. prune_threshold=1e-3",
+            )
+        if (
+            not _is_real(self.max_zeroed_fraction)
+            or not math.isfinite(self.max_zeroed_fraction)
+            or not 0 <= self.max_zeroed_fraction <= 1
+        ):
+            raise InvalidInputError(
+                f"max_zeroed_fraction must be a number in 0..1, got {self.max_zeroed_fraction!r}",
+                fix=f"pass e.g. max_zeroed_fraction={DEFAULT_MAX_ZEROED_FRACTION} (0: no coupler may round to zero)",
+            )
+        if not isinstance(self.allow_precision_loss, (bool, np.bool_)):
+            raise InvalidInputError(
+                f"allow_precision_loss must be True or False, got {self.allow_precision_loss!r}",
+                fix="pass allow_precision_loss=True to compile despite lost couplers",
+            )
+        if self.field_ancillas != "auto" and (not _is_int(self.field_ancillas) or self.field_ancillas < 1):
+            raise InvalidInputError(
+                f"field_ancillas must be 'auto' or an integer >= 1, got {self.field_ancillas!r}",
+                fix="pass field_ancillas='auto' (default) or e.g. field_ancillas=1",
             )
 
     @property

@@ -16,6 +16,12 @@ couplers rounding set to zero, and for problems of at most ``max_exact`` variabl
 the quantized ground state is still an original ground state (exact enumeration,
 :func:`qama_compile.core.exact.lowest_states`).
 
+It refuses a lossy result with :class:`~qama_compile.errors.PrecisionLossError` (fields and
+a fix) when rounding zeroes more than ``max_zeroed_fraction`` of a problem's non-zero
+couplers or the ground-state check fails, unless ``allow_precision_loss`` is set; then the
+loss is written into the report (``precision_loss``). ``bits_needed`` is the target's
+precision rule (:meth:`qama_compile.targets.Target.precision`) on the IR the pass received.
+
 Samples are unchanged by scaling, so the pass adds no decoder (only ``VartypeChange`` if it
 converted a BINARY input to SPIN).
 
@@ -41,11 +47,13 @@ from numpy.typing import NDArray
 from ..core.decode import VartypeChange
 from ..core.exact import lowest_states
 from ..core.ir import QuadraticIR
+from ..errors import PrecisionLossError
+from .analysis import coupler_magnitudes, significant
 from .base import Pass, PassContext, TargetLike
 from .options import Rounding
 from .reports import QuantizationReport
 
-__all__ = ["QuantizePass", "coupling_sums", "grid_step", "scale_factors"]
+__all__ = ["QuantizePass", "coupling_sums", "grid_step", "range_scale", "scale_factors"]
 
 
 def grid_step(bounds: tuple[float, float], bits: int) -> float:
@@ -74,7 +82,8 @@ def _round_to_grid(
     return k * step
 
 
-def _side_scale(values_max: NDArray[np.float64], values_min: NDArray[np.float64], bounds: tuple[float, float]) -> Any:
+def range_scale(values_max: NDArray[np.float64], values_min: NDArray[np.float64], bounds: tuple[float, float]) -> Any:
+    """Per problem, the largest ``s`` with ``s * values`` inside ``bounds`` (``inf`` for all-zero values)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         up = np.where(values_max > 0, bounds[1] / np.where(values_max > 0, values_max, 1.0), np.inf)
         down = np.where(values_min < 0, bounds[0] / np.where(values_min < 0, values_min, -1.0), np.inf)
@@ -121,7 +130,7 @@ def _per_qubit_scale(ir: QuadraticIR, bounds: tuple[float, float] | None) -> NDA
     if bounds is None:
         return np.full(ir.batch_size, np.inf)
     sums = coupling_sums(ir)
-    return np.asarray(_side_scale(sums.max(axis=1, initial=0.0), sums.min(axis=1, initial=0.0), bounds))
+    return np.asarray(range_scale(sums.max(axis=1, initial=0.0), sums.min(axis=1, initial=0.0), bounds))
 
 
 def scale_factors(
@@ -135,14 +144,14 @@ def scale_factors(
     A target with a ``per_qubit_coupling_range`` (D-Wave) also bounds the scale so that the
     sum of the couplings on every qubit stays inside it.
     """
-    hs = _side_scale(ir.linear.max(axis=1, initial=0.0), ir.linear.min(axis=1, initial=0.0), target.h_range)
+    hs = range_scale(ir.linear.max(axis=1, initial=0.0), ir.linear.min(axis=1, initial=0.0), target.h_range)
     hs = np.minimum(hs, _per_qubit_scale(ir, target.per_qubit_coupling_range))
     qmax, qmin = _quad_extrema(ir)
-    plain = np.minimum(hs, _side_scale(qmax, qmin, target.j_range))
+    plain = np.minimum(hs, range_scale(qmax, qmin, target.j_range))
     if target.extended_j_range is None or use_extended is False:
         chosen, extended = plain, False
     else:
-        ext = np.minimum(hs, _side_scale(qmax, qmin, target.extended_j_range))
+        ext = np.minimum(hs, range_scale(qmax, qmin, target.extended_j_range))
         extended = bool(use_extended is True or np.any(ext > plain * (1 + 1e-12)))
         chosen = ext if extended else plain
     chosen = np.where(np.isfinite(chosen), chosen, 1.0)  # an all-zero problem
@@ -213,8 +222,30 @@ class QuantizePass(Pass):
             err_parts.append((blocks / s4 - spin.blocks)[:, :, iu, ju].reshape(b, -1))
         err = np.concatenate([p.reshape(b, -1) for p in err_parts], axis=1)
         abs_err = np.abs(err)
-        before, after = spin.nonzero_couplers(), out.nonzero_couplers()
+        mags_in = coupler_magnitudes(spin)
+        kept = significant(mags_in)
+        before = kept.sum(axis=1)
+        after = (kept & (coupler_magnitudes(out) != 0)).sum(axis=1)
         checked = spin.num_variables <= max_exact
+        preserved = _ground_state_check(spin, out, max_exact) if checked else ()
+        allowance = opts.max_zeroed_fraction
+        needed = None if bits is None else target.precision(spin, bits=bits, max_zeroed_fraction=allowance).bits_needed
+        loss = _precision_loss(before, after, allowance, preserved)
+        if loss and not opts.allow_precision_loss:
+            raise PrecisionLossError(
+                f"quantizing for {target.name!r} ({bits}-bit couplers) loses the problem: {loss}"
+                + ("" if needed is None else f"; the couplers need {needed} bits"),
+                fix="lower with fewer selection bits (qama_compile.compiler.choose_bits picks the largest that fits; "
+                "CLI --bits auto), use a target with more coupler bits, raise max_zeroed_fraction, or pass "
+                "allow_precision_loss=True (CLI --allow-precision-loss) to compile anyway",
+                target=target.name,
+                bits=bits,
+                bits_needed=needed,
+                zeroed_fraction=_worst_share(before, after),
+                max_zeroed_fraction=allowance,
+                ground_state_preserved=preserved,
+                pass_name=self.name,
+            )
         context.add(
             QuantizationReport(
                 bits=bits,
@@ -229,9 +260,39 @@ class QuantizePass(Pass):
                 rms_coefficient_error=float(np.sqrt(np.mean(err**2))) if err.size else 0.0,
                 energy_error_bound=tuple(float(x) for x in abs_err.sum(axis=1)),
                 zeroed_couplers=tuple(int(x) for x in before - after),
-                nonzero_couplers=tuple(int(x) for x in after),
+                nonzero_couplers=tuple(int(x) for x in out.nonzero_couplers()),
                 ground_state_checked=checked,
-                ground_state_preserved=_ground_state_check(spin, out, max_exact) if checked else (),
+                ground_state_preserved=preserved,
+                bits_needed=needed,
+                max_zeroed_fraction=float(allowance),
+                precision_loss=loss,
             )
         )
         return out
+
+
+def _worst_share(before: NDArray[np.int64], after: NDArray[np.int64]) -> float:
+    return float(((before - after) / np.maximum(before, 1)).max(initial=0.0))
+
+
+def _precision_loss(
+    before: NDArray[np.int64], after: NDArray[np.int64], allowance: float, preserved: tuple[bool, ...]
+) -> str:
+    """What quantization lost beyond the allowance, as one phrase (``""``: nothing)."""
+    parts = []
+    zeroed = before - after
+    over = np.flatnonzero(zeroed > np.floor(allowance * before + 1e-9))
+    if over.size:
+        share = _worst_share(before, after)
+        allowed = f"at most {100 * allowance:.3g}%" if allowance else "none"
+        parts.append(
+            f"{100 * share:.3g}% of the non-zero couplers round to zero ({allowed} allowed; "
+            f"{int(zeroed[over].max())} of {int(before[over[np.argmax(zeroed[over])]])} in the worst problem)"
+        )
+    lost = [b for b, ok in enumerate(preserved) if not ok]
+    if lost:
+        parts.append(
+            "the quantized ground state is not an original ground state in problem(s) "
+            + ", ".join(str(b) for b in lost[:10])
+        )
+    return "; ".join(parts)

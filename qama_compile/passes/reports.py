@@ -23,13 +23,16 @@ from ..base.jsonutil import to_jsonable
 
 __all__ = [
     "AnalysisReport",
+    "BitsChoice",
     "DecomposePlan",
     "DynamicRange",
     "EmbeddingReport",
     "Fit",
     "PassReport",
+    "PrecisionReport",
     "QuantizationReport",
     "ReductionReport",
+    "TrivialityReport",
     "tuple_of",
 ]
 
@@ -53,17 +56,61 @@ def tuple_of(values: Any, kind: type = float) -> tuple[Any, ...]:
 
 
 @dataclass(frozen=True)
+class PrecisionReport(PassReport):
+    """Whether a target's coupler DAC holds a problem's coefficients, and how many bits it would take.
+
+    The rule (:meth:`qama_compile.targets.Target.precision`): the problem is scaled into the
+    target's ranges as the quantize pass scales it, and a coupler is lost when nearest
+    rounding to the DAC grid sends it to zero (``|J s| <= step / 2``). On CIMs without native
+    fields the fields are couplers to the ancilla spin(s), so they count as couplers.
+
+    Attributes:
+        bits_available: the DAC width checked (the target's ``coupling_bits`` or the
+            ``bits`` option); ``None`` for analog targets (not modelled: ``fits`` is ``None``).
+        bits_needed: the smallest DAC width (2..64) that zeroes at most
+            ``max_zeroed_fraction`` of the non-zero couplers, worst problem of the batch.
+        bits_lossless: the smallest width that zeroes none of them.
+        max_zeroed_fraction: the share of couplers allowed to round to zero.
+        nonzero_couplers, zeroed_couplers: per problem, physical couplers before rounding
+            and those that round to zero at ``bits_available`` (empty when analog).
+        field_ancillas: ancilla spins that share the fields (0: native fields or none).
+        fits: ``True``/``False``, or ``None`` when not modelled.
+        reason: one line.
+    """
+
+    bits_available: int | None
+    bits_needed: int
+    bits_lossless: int
+    max_zeroed_fraction: float
+    nonzero_couplers: tuple[int, ...]
+    zeroed_couplers: tuple[int, ...]
+    field_ancillas: int
+    fits: bool | None
+    reason: str
+
+    @property
+    def zeroed_fraction(self) -> float:
+        """The largest share of couplers rounded to zero over the batch (0 when analog)."""
+        shares = [z / n for z, n in zip(self.zeroed_couplers, self.nonzero_couplers, strict=False) if n]
+        return max(shares, default=0.0)
+
+
+@dataclass(frozen=True)
 class Fit(PassReport):
     """Whether a problem fits a target, and why.
 
     Attributes:
         fits: ``True``, ``False``, or ``None`` when only an embedding attempt can tell.
+            ``False`` when the problem is too large *or* needs more coupler precision than
+            the target has.
         reason: one line naming the counts and the limit.
-        qubits_needed: spins/qubits before embedding (variables, plus an ancilla where the
-            target has no native fields).
+        qubits_needed: spins/qubits before embedding (variables, plus the ancilla spins
+            where the target has no native fields).
         qubit_limit: the target's qubits or spins.
         couplers_needed, coupler_limit: logical couplers against the physical couplers.
         clique_capacity: the largest clique the target embeds (``None`` if unknown).
+        size_fits: the verdict on size alone (qubits, couplers, clique).
+        precision: the precision verdict (``None`` when not checked).
     """
 
     fits: bool | None
@@ -73,6 +120,8 @@ class Fit(PassReport):
     couplers_needed: int | None = None
     coupler_limit: int | None = None
     clique_capacity: int | None = None
+    size_fits: bool | None = None
+    precision: PrecisionReport | None = None
 
     @classmethod
     def unknown(cls, reason: str) -> Fit:
@@ -118,6 +167,7 @@ class EmbeddingReport(PassReport):
     clique_capacity: int | None = None
     unembed: str = "majority"
     ancilla: bool = False
+    field_ancillas: int = 0
 
 
 @dataclass(frozen=True)
@@ -127,7 +177,10 @@ class QuantizationReport(PassReport):
     Errors are in the units of the problem the pass received. ``ground_state_preserved`` has
     one entry per problem when ``ground_state_checked`` (small problems), else it is empty.
     ``zeroed_couplers`` counts, per problem, couplers that were non-zero before and are zero
-    after rounding.
+    after rounding; ``bits_needed`` is the DAC width that would keep all but
+    ``max_zeroed_fraction`` of them (:class:`PrecisionReport`). ``precision_loss`` says what
+    was lost beyond the allowance (empty when nothing was); it is only non-empty when the
+    user allowed it (``allow_precision_loss=True``), else the pass raised.
     """
 
     bits: int | None
@@ -146,6 +199,15 @@ class QuantizationReport(PassReport):
     ground_state_checked: bool
     ground_state_preserved: tuple[bool, ...] = ()
     skipped: str | None = None
+    bits_needed: int | None = None
+    max_zeroed_fraction: float = 0.0
+    precision_loss: str = ""
+
+    @property
+    def zeroed_fraction(self) -> float:
+        """The largest share of non-zero couplers rounded to zero over the batch."""
+        shares = [z / (z + n) for z, n in zip(self.zeroed_couplers, self.nonzero_couplers, strict=True) if z + n]
+        return max(shares, default=0.0)
 
 
 @dataclass(frozen=True)
@@ -166,6 +228,71 @@ class ReductionReport(PassReport):
     def energy_error_bound(self) -> tuple[float, ...]:
         """``max(|shift_low|, |shift_high|)`` per problem."""
         return tuple(max(abs(a), abs(b)) for a, b in zip(self.energy_shift_low, self.energy_shift_high, strict=True))
+
+
+@dataclass(frozen=True)
+class TrivialityReport(PassReport):
+    """Whether each problem's ground state is trivial: roof duality fixes every variable and
+    the ground state it proves selects every token (every head keeps every token).
+
+    Attributes:
+        checked: ``False`` when the problem was too large to check (``reason`` says why).
+        variables: variables per problem.
+        fixed_per_problem: variables strict roof duality fixed, per problem.
+        all_selected: per problem, whether the fixed ground state gives every (head, token)
+            a non-zero weight (``False`` when not every variable is fixed). For an IR without
+            head/token labels: whether every variable is 1 (BINARY) / +1 (SPIN).
+        reason: why the check was skipped, else ``""``.
+    """
+
+    checked: bool
+    variables: int
+    fixed_per_problem: tuple[int, ...] = ()
+    all_selected: tuple[bool, ...] = ()
+    reason: str = ""
+
+    @property
+    def trivial(self) -> tuple[bool, ...]:
+        """Per problem: every variable fixed and every token selected."""
+        return tuple(f == self.variables and s for f, s in zip(self.fixed_per_problem, self.all_selected, strict=True))
+
+    def message(self) -> str | None:
+        """One line when some problem is trivial, else ``None``.
+
+        >>> TrivialityReport(checked=True, variables=4, fixed_per_problem=(4,), all_selected=(True,)).message()
+        'trivial ground state: roof duality fixes all 4 variables and every token is selected (problem 0 of 1)'
+        """
+        hits = [b for b, t in enumerate(self.trivial) if t]
+        if not hits:
+            return None
+        which = ", ".join(str(b) for b in hits[:10]) + (", ..." if len(hits) > 10 else "")
+        return (
+            f"trivial ground state: roof duality fixes all {self.variables} variables and every token is selected "
+            f"(problem{'s' if len(hits) > 1 else ''} {which} of {len(self.trivial)})"
+        )
+
+
+@dataclass(frozen=True)
+class BitsChoice(PassReport):
+    """The largest selection width ``q`` (bits per head and token) whose problem fits a target.
+
+    Attributes:
+        target: the target's name.
+        chosen: the largest ``q`` that fits (size and precision), or ``None`` if none does.
+        candidates: the widths tried, ascending.
+        fits: per candidate, the target's verdict (``None``: only embedding can tell).
+        bits_needed: per candidate, the DAC width it would need (:class:`PrecisionReport`).
+        zeroed_fraction: per candidate, the share of couplers that would round to zero.
+        reasons: per candidate, the fit's reason.
+    """
+
+    target: str
+    chosen: int | None
+    candidates: tuple[int, ...]
+    fits: tuple[bool | None, ...]
+    bits_needed: tuple[int, ...]
+    zeroed_fraction: tuple[float, ...]
+    reasons: tuple[str, ...]
 
 
 @dataclass(frozen=True, eq=False)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -47,9 +47,12 @@ __all__ = [
     "SEED_MAX",
     "BatchSampler",
     "BatchSamples",
+    "accepts_progress",
     "check_energies",
     "check_num_reads",
     "check_seed",
+    "default_num_reads",
+    "estimate_time_s",
     "sample_batch",
     "sample_kwargs",
 ]
@@ -58,6 +61,9 @@ __all__ = [
 SEED_MAX = 2**31 - 1
 
 Route = Literal["batched", "dimod"]
+
+#: ``progress(done, total)`` in the backend's own unit (states, round trips, evaluations).
+ProgressCallback = Callable[[int, int], None]
 
 
 @runtime_checkable
@@ -134,7 +140,53 @@ class BatchSamples:
         return x, e
 
 
+# --------------------------------------------------------------------------- optional backend facilities
+def accepts_progress(sampler: Any) -> bool:
+    """Whether ``sampler`` takes a ``progress`` callback (a :data:`ProgressCallback`) when sampling.
+
+    Backends that do (``exact``: states scanned; ``cim``: round trips; ``qaoa``: optimizer
+    evaluations) list ``progress`` in their ``parameters``.
+    """
+    return "progress" in (getattr(sampler, "parameters", None) or {})
+
+
+def estimate_time_s(sampler: Any, ir: QuadraticIR, *, num_reads: int | None = None, **options: Any) -> float | None:
+    """The backend's own estimate of the seconds ``ir`` will take (``None``: it gives none).
+
+    Backends may implement ``estimate_time_s(ir, *, num_reads, **options)`` from a cost
+    model (the shipped ones: :mod:`qama_backends.cost`); ``inf`` means it cannot run at all.
+
+    >>> from qama_compile.runtime.registry import get_backend
+    >>> from qama_compile.ir import QuadraticIR
+    >>> ir = QuadraticIR.from_coo(linear=[[1.0] * 40], rows=[0], cols=[1], data=[[1.0]])
+    >>> estimate_time_s(get_backend("exact"), ir), estimate_time_s(object(), ir)
+    (inf, None)
+    """
+    method = getattr(sampler, "estimate_time_s", None)
+    if not callable(method):
+        return None
+    value = method(ir, num_reads=num_reads, **options)
+    return None if value is None else float(value)
+
+
 # --------------------------------------------------------------------------- argument checks
+def default_num_reads(sampler: Any) -> int | None:
+    """Reads per problem a backend does when none are asked for: its ``default_num_reads``.
+
+    Every shipped backend states one (docs/cli.md lists them: ``exact`` 1, the heuristics
+    100, ``qaoa`` its ``shots``); a sampler without the attribute keeps its own default
+    (``None``).
+
+    >>> from qama_compile.runtime.registry import get_backend
+    >>> default_num_reads(get_backend("exact")), default_num_reads(get_backend("sa")), default_num_reads(object())
+    (1, 100, None)
+    """
+    value = getattr(sampler, "default_num_reads", None)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1:
+        return int(value)
+    return None
+
+
 def check_num_reads(num_reads: Any) -> int | None:
     """``num_reads`` as an int (``None`` stays ``None``: the backend's default)."""
     if num_reads is None:

@@ -17,6 +17,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,10 +30,11 @@ from ..compiler.driver import compile as compile_problem
 from ..compiler.driver import plan_decomposition
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError, ProblemTooLargeError
+from ..passes.reduce import ground_state_triviality
 from ..targets.target import Target
 from .decompose import solve_decomposed
 from .registry import as_sampler
-from .sampling import BatchSamples, check_num_reads, check_seed, sample_batch
+from .sampling import BatchSamples, check_num_reads, check_seed, default_num_reads, sample_batch
 
 __all__ = ["SolveInfo", "SolveResult", "solve"]
 
@@ -43,7 +45,7 @@ class SolveInfo:
 
     Attributes:
         backend: the backend's name.
-        num_reads: reads asked for (``None``: the backend's default).
+        num_reads: reads per problem (the backend's ``default_num_reads`` when not given).
         seed: the base seed (problem ``b`` gets ``seed + b`` on the dimod route).
         route: ``"batched"`` (one ``sample_ir`` call), ``"dimod"`` (one ``sample`` per
             problem) or ``"decomposed"``.
@@ -52,6 +54,10 @@ class SolveInfo:
         physical_qubits: qubits of the compiled problem, when compiled.
         chain_break_fraction: per problem, when compiled.
         backend_info: what the backend reported (one mapping per call).
+        trivial: per problem, whether strict roof duality alone fixes every variable to a
+            ground state that selects every token (no sampler was needed; empty when not
+            checked), see :func:`qama_compile.passes.reduce.ground_state_triviality`.
+        note: one line saying so when some problem is trivial, else ``None``.
     """
 
     backend: str
@@ -63,6 +69,8 @@ class SolveInfo:
     physical_qubits: int | None = None
     chain_break_fraction: tuple[float, ...] = ()
     backend_info: tuple[Mapping[str, Any], ...] = ()
+    trivial: tuple[bool, ...] = ()
+    note: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         from ..base.jsonutil import to_jsonable
@@ -129,6 +137,17 @@ def _compile_kwargs(options: Mapping[str, Any] | None) -> dict[str, Any]:
     return given
 
 
+def _triviality(problem: AttentionProblem) -> dict[str, Any]:
+    """``SolveInfo`` fields ``trivial`` and ``note`` for ``problem`` (empty when not checked)."""
+    report = ground_state_triviality(problem.ir)
+    if not report.checked:
+        return {}
+    note = report.message()
+    if note is not None and problem.normalize == "none":
+        note += "; normalize='none' makes every within-head coupling ferromagnetic: try normalize='standardise'"
+    return {"trivial": report.trivial, "note": note}
+
+
 def solve(
     problem: AttentionProblem,
     *,
@@ -138,6 +157,7 @@ def solve(
     backend_options: Mapping[str, Any] | None = None,
     target: str | Target | None = None,
     decompose: bool = False,
+    check_trivial: bool = True,
     compile_options: Mapping[str, Any] | None = None,
     **sample_options: Any,
 ) -> SolveResult:
@@ -147,7 +167,8 @@ def solve(
         problem: from :func:`qama_compile.lower_attention`.
         backend: a registered name (see :func:`qama_compile.available_backends`) or any
             ``dimod.Sampler`` / :class:`~qama_compile.runtime.sampling.BatchSampler`.
-        num_reads: reads per problem (passed where the backend accepts it).
+        num_reads: reads per problem (passed where the backend accepts it); ``None``: the
+            backend's documented default (:func:`~qama_compile.runtime.sampling.default_num_reads`).
         seed: base seed; same seed, same result (problem ``b`` gets ``seed + b`` on the
             dimod route; a batched backend gets ``seed``; compilation is seeded too).
         backend_options: constructor options when ``backend`` is a name.
@@ -158,8 +179,13 @@ def solve(
             backend's ``max_variables``), solve it by block-coordinate descent over
             subproblems that fit (the plan of :func:`qama_compile.compiler.plan_decomposition`);
             the subproblems are sampled logically.
-        compile_options: keyword options of :func:`qama_compile.compile` for the compilation
-            with ``target`` (e.g. ``{"chain_strength": "scaled"}``); ``seed`` is ``seed``.
+        compile_options: more keyword options of :func:`qama_compile.compile` for the
+            compilation with ``target`` (e.g. ``{"chain_strength": "scaled"}`` or
+            ``{"allow_precision_loss": True}``); its ``seed`` is ``seed``.
+        check_trivial: run strict roof duality on the logical problem and say in
+            ``info.trivial`` / ``info.note`` when it alone fixes a ground state that selects
+            every token (skipped above
+            :data:`~qama_compile.passes.reduce.TRIVIALITY_MAX_COUPLERS` couplers).
         **sample_options: passed to the backend's ``sample`` / ``sample_ir``.
 
     >>> import numpy as np
@@ -177,10 +203,12 @@ def solve(
     reads = check_num_reads(num_reads)
     seed = check_seed(seed, batch_size=problem.batch_size)
     sampler, name = as_sampler(backend, backend_options)
+    reads = default_num_reads(sampler) if reads is None else reads
+    triviality = _triviality(problem) if check_trivial else {}
     if decompose:
         result = _solve_decomposed(problem, sampler, name, reads, seed, target, sample_options)
         if result is not None:
-            return result
+            return dataclasses.replace(result, info=dataclasses.replace(result.info, **triviality))
     if target is None:
         sampled = problem.ir
         out = sample_batch(sampled, sampler, num_reads=reads, seed=seed, name=name, **sample_options)
@@ -207,6 +235,7 @@ def solve(
         wall_time_s=out.wall_time_s,
         backend_info=out.info,
         **extra,
+        **triviality,
     )
     return SolveResult(
         samples=samples,

@@ -7,8 +7,10 @@ graph or the fingerprint of a user graph, so two targets with different graphs a
 equal and never share a cache entry, whatever their names.
 
 The rules that depend on the machine live here, once: :meth:`Target.needs_ancilla` (CIMs
-without native fields carry ``h`` on an ancilla spin), :meth:`Target.largest_clique`,
-:meth:`Target.clique_embedding` and :meth:`Target.fit`.
+without native fields carry ``h`` on ancilla spins, :meth:`Target.field_ancillas` says how
+many), :meth:`Target.largest_clique`, :meth:`Target.clique_embedding`,
+:meth:`Target.precision` (coupler DAC bits a problem needs) and :meth:`Target.fit` (size and
+precision).
 
 >>> import networkx as nx
 >>> a = Target.from_graph("mine", nx.cycle_graph(8), h_range=(-1, 1), j_range=(-1, 1))
@@ -19,6 +21,7 @@ without native fields carry ``h`` on an ancilla spin), :meth:`Target.largest_cli
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Callable, Mapping
@@ -31,8 +34,9 @@ from numpy.typing import NDArray
 
 from ..core.ir import QuadraticIR
 from ..errors import InvalidInputError
-from ..passes.reports import Fit
-from . import capacity
+from ..passes.options import DEFAULT_MAX_ZEROED_FRACTION, FieldAncillas
+from ..passes.reports import Fit, PrecisionReport
+from . import capacity, precision
 from .graphs import frozen_graph, graph_fingerprint
 
 if TYPE_CHECKING:
@@ -45,6 +49,11 @@ KINDS: tuple[str, ...] = ("annealer", "cim", "gate", "simulator")
 
 _GRAPHS: dict[str, nx.Graph] = {}
 _GRAPH_LOCK = threading.Lock()
+
+
+def _percent(x: float) -> str:
+    """A share as a short percentage: ``0.175 -> '17.5%'``, ``0.05 -> '5%'``, ``2e-5 -> '0.002%'``."""
+    return f"{100 * x:.3g}%"
 
 
 def _json_range(r: tuple[float, float] | None) -> list[float | None] | None:
@@ -230,22 +239,43 @@ class Target:
         """Whether compiling ``ir`` adds an ancilla spin (see :meth:`ancilla_spins`)."""
         return self.ancilla_spins(has_fields=bool(np.any(ir.to_spin().linear != 0))) == 1
 
-    def fit(self, ir: QuadraticIR) -> Fit:
-        """Whether ``ir`` fits this target by qubit and coupler counts (``fits=None``: only embedding can tell).
+    def fit(
+        self,
+        ir: QuadraticIR,
+        *,
+        bits: int | None = None,
+        max_zeroed_fraction: float = DEFAULT_MAX_ZEROED_FRACTION,
+        field_ancillas: FieldAncillas = "auto",
+    ) -> Fit:
+        """Whether ``ir`` fits this target by size and coupler precision (``fits=None``: only embedding can tell).
+
+        ``bits``, ``max_zeroed_fraction`` and ``field_ancillas`` are the compile options of
+        those names (see :meth:`precision`). ``size_fits`` keeps the verdict on size alone.
 
         >>> from qama_compile import lower_attention
         >>> from qama_compile.targets import get_target
         >>> p = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 4, 4)), bits=2)
         >>> get_target("cim-550").fit(p.ir).reason
-        '17 spins <= 550 (all-to-all)'
+        '19 spins <= 550 (all-to-all)'
+        >>> f = get_target("cim-550").fit(p.ir, bits=4)      # a 4-bit DAC instead of the target's 8
+        >>> f.fits, f.size_fits, f.reason.split(":")[0]
+        (False, True, 'needs 7 bits of coupler precision, target has 4')
         """
+        size = self._size_fit(ir, field_ancillas)
+        prec = self.precision(ir, bits=bits, max_zeroed_fraction=max_zeroed_fraction, field_ancillas=field_ancillas)
+        if prec.fits is not False:
+            return dataclasses.replace(size, size_fits=size.fits, precision=prec)
+        reason = prec.reason if size.fits is not False else f"{size.reason}; {prec.reason}"
+        return dataclasses.replace(size, fits=False, reason=reason, size_fits=size.fits, precision=prec)
+
+    def _size_fit(self, ir: QuadraticIR, field_ancillas: FieldAncillas) -> Fit:
         v, couplers = ir.num_variables, ir.num_couplers
         if self.kind == "cim":
-            need = v + int(self.needs_ancilla(ir))
+            anc = self.field_ancillas(ir, requested=field_ancillas)
+            need = v + anc
             if need > self.num_qubits:
-                why = (
-                    f"needs {need} spins ({v} variables + ancilla for fields) > {self.num_qubits} spins of {self.name}"
-                )
+                fields = f" + {anc} ancilla spin{'s' if anc > 1 else ''} for fields" if anc else ""
+                why = f"needs {need} spins ({v} variables{fields}) > {self.num_qubits} spins of {self.name}"
                 return Fit(fits=False, reason=why, qubits_needed=need, qubit_limit=self.num_qubits)
             why = f"{need} spins <= {self.num_qubits} (all-to-all)"
             return Fit(fits=True, reason=why, qubits_needed=need, qubit_limit=self.num_qubits)
@@ -281,6 +311,122 @@ class Target:
             couplers_needed=couplers,
             coupler_limit=physical,
             clique_capacity=cap,
+        )
+
+    # ------------------------------------------------------------------ precision rules
+    def field_ancillas(self, ir: QuadraticIR, *, requested: FieldAncillas = "auto") -> int:
+        """Ancilla spins that carry the fields of ``ir``: 0 unless this is a CIM without native fields.
+
+        ``requested`` (the compile option ``field_ancillas``) is an integer >= 1, or
+        ``"auto"``: ``ceil(max|h| / max|J|)`` of the Ising form (worst problem of the batch),
+        so that no field coupler ``h_i / k`` is larger than the largest coupling, capped by the
+        spins left over (at least 1). One ancilla is what a CIM needs; more only buy precision
+        (:func:`qama_compile.passes.embed.with_field_ancillas` shows every ground state is kept).
+
+        >>> from qama_compile.ir import QuadraticIR
+        >>> from qama_compile.targets import get_target
+        >>> ir = QuadraticIR.from_coo(linear=[[3.0, -1.0]], rows=[0], cols=[1], data=[[0.5]], vartype="SPIN")
+        >>> get_target("cim-550").field_ancillas(ir), get_target("cim-550").field_ancillas(ir, requested=1)
+        (6, 1)
+        >>> get_target("dwave-advantage").field_ancillas(ir)
+        0
+        """
+        if self.kind != "cim" or self.native_fields:
+            return 0
+        spin = ir.to_spin()
+        if not np.any(spin.linear != 0):
+            return 0
+        if requested != "auto":
+            return int(requested)
+        h_max = np.abs(spin.linear).max(axis=1)
+        j_max = precision.coupler_magnitudes(spin).max(axis=1, initial=0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(j_max > 0, h_max / np.where(j_max > 0, j_max, 1.0), 1.0)
+        want = int(np.ceil(float(ratio.max(initial=1.0)) - 1e-9))
+        return max(1, min(want, self.num_qubits - spin.num_variables))
+
+    def precision(
+        self,
+        ir: QuadraticIR,
+        *,
+        bits: int | None = None,
+        max_zeroed_fraction: float = DEFAULT_MAX_ZEROED_FRACTION,
+        field_ancillas: FieldAncillas = "auto",
+    ) -> PrecisionReport:
+        """The coupler DAC bits ``ir`` needs here, and what ``bits`` (default: :attr:`coupling_bits`) loses.
+
+        The problem is laid out as the compiler lays it out on this target (fields on
+        :meth:`field_ancillas` ancilla spins for a CIM without native fields; the logical
+        couplers otherwise - chains of an annealer embedding are not modelled), scaled as the
+        quantize pass scales it, and the rule of :mod:`qama_compile.targets.precision` counts
+        the couplers nearest rounding sends to zero. Analog targets (no ``bits``) and gate
+        targets are not modelled (``fits=None``), but ``bits_needed`` is still reported.
+
+        >>> from qama_compile.ir import QuadraticIR
+        >>> from qama_compile.targets import get_target
+        >>> ir = QuadraticIR.from_coo(linear=[[0.0] * 3], rows=[0, 1], cols=[1, 2], data=[[1.0, 0.001]], vartype="SPIN")
+        >>> p = get_target("cim-550").precision(ir)
+        >>> p.fits, p.bits_needed, p.zeroed_couplers
+        (False, 10, (1,))
+        >>> head, tail = p.reason.split(": ", 1)
+        >>> head
+        'needs 10 bits of coupler precision, target has 8'
+        >>> tail
+        '50% of the non-zero couplers round to zero (at most 5% allowed)'
+        >>> get_target("cim-550").precision(ir, bits=10).fits
+        True
+        """
+        from ..passes.embed import with_field_ancillas
+        from ..passes.quantize import scale_factors
+
+        available = bits if bits is not None else self.coupling_bits
+        spin = ir.to_spin()
+        anc = self.field_ancillas(spin, requested=field_ancillas)
+        laid_out = with_field_ancillas(spin, anc) if anc else spin
+        scale, extended = scale_factors(laid_out, self)
+        bound = max(abs(v) for v in self.j_bounds(extended=extended))
+        finite = math.isfinite(bound) and bound > 0
+        u = precision.coupler_magnitudes(laid_out) * (scale[:, None] / bound if finite else 1.0)
+        if not finite:  # unbounded (gate, simulator): relative to the largest coupler
+            u = u / np.maximum(u.max(axis=1, keepdims=True, initial=0.0), 1e-300)
+        nonzero = np.count_nonzero(u, axis=1)
+        allowed = np.floor(max_zeroed_fraction * nonzero + 1e-9).astype(np.int64)
+        needed = int(precision.bits_to_keep(u, allowed=allowed).max(initial=precision.MIN_DAC_BITS))
+        lossless = int(precision.bits_to_keep(u, allowed=np.zeros_like(allowed)).max(initial=precision.MIN_DAC_BITS))
+        modelled = available is not None and self.kind in ("cim", "annealer")
+        zeroed = precision.zeroed_at(u, int(available)) if modelled and available is not None else None
+        share = float((zeroed / np.maximum(nonzero, 1)).max(initial=0.0)) if zeroed is not None else 0.0
+        allowance = f"at most {_percent(max_zeroed_fraction)}" if max_zeroed_fraction else "none"
+        if not modelled:
+            fits, why = (
+                None,
+                (
+                    f"{'analog' if available is None else self.kind} couplings: DAC precision not modelled "
+                    f"({lossless} bits would keep every coupler)"
+                ),
+            )
+        elif zeroed is not None and bool(np.all(zeroed <= allowed)):
+            fits = True
+            why = (
+                f"{available}-bit couplers: {_percent(share)} of the non-zero couplers round to zero "
+                f"({allowance} allowed; {lossless} bits would keep every one)"
+            )
+        else:
+            fits = False
+            why = (
+                f"needs {needed} bits of coupler precision, target has {available}: {_percent(share)} of the "
+                f"non-zero couplers round to zero ({allowance} allowed)"
+            )
+        return PrecisionReport(
+            bits_available=available,
+            bits_needed=needed,
+            bits_lossless=lossless,
+            max_zeroed_fraction=float(max_zeroed_fraction),
+            nonzero_couplers=tuple(int(n) for n in nonzero),
+            zeroed_couplers=() if zeroed is None else tuple(int(z) for z in zeroed),
+            field_ancillas=anc,
+            fits=fits,
+            reason=why,
         )
 
     # ------------------------------------------------------------------ timing and precision

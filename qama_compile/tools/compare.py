@@ -29,6 +29,15 @@ A backend that is unavailable or fails (any :class:`QamaError`: not installed, n
 credentials, problem too large) becomes a row with ``status="failed"`` and the ``reason``;
 the others still run.
 
+Before it runs anything, :func:`compare` asks each backend for an estimate of its time
+(:func:`qama_compile.runtime.sampling.estimate_time_s`: the backend's cost model with a
+constant measured on this machine, :mod:`qama_backends.cost`); a backend whose estimate is
+over ``time_limit`` becomes a row with ``status="skipped"`` and the estimate as its reason.
+The default backends (:data:`DEFAULT_BACKENDS`) are the local ones that finish on small
+problems; ``qaoa`` (a statevector simulation) and ``dwave`` (a QPU) run only when named.
+``num_reads=None`` gives every backend its own documented default
+(:func:`qama_compile.runtime.sampling.default_num_reads`).
+
 >>> import numpy as np
 >>> from qama_compile import lower_attention
 >>> problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
@@ -37,6 +46,8 @@ the others still run.
 [('exact', 'ok'), ('sa', 'ok'), ('nosuch', 'failed')]
 >>> res.rows[1]["residual"], res.rows[1]["reference"]
 (0.0, 'exact')
+>>> compare(problem, backends=("sa",), time_limit=1e-9, progress=False).rows[0]["status"]
+'skipped'
 """
 
 from __future__ import annotations
@@ -45,8 +56,11 @@ import csv
 import io
 import math
 import sys
+import textwrap
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,12 +72,24 @@ from ..base.atomic import atomic_write_text
 from ..base.jsonutil import dumps_json
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError, QamaError
+from ..passes.reduce import ground_state_triviality
 from ..runtime.executor import TaskOutcome, run_tasks
 from ..runtime.registry import get_backend
+from ..runtime.sampling import accepts_progress, default_num_reads, estimate_time_s
 from ..runtime.solve import solve
 from .tables import format_table
 
-__all__ = ["COLUMNS", "TABLE_COLUMNS", "CompareResult", "attention_correlation", "compare", "tts99"]
+__all__ = [
+    "COLUMNS",
+    "DEFAULT_BACKENDS",
+    "DEFAULT_TIME_LIMIT_S",
+    "TABLE_COLUMNS",
+    "WIDE_COLUMNS",
+    "CompareResult",
+    "attention_correlation",
+    "compare",
+    "tts99",
+]
 
 #: Every field of a row, in order (the CSV header).
 COLUMNS = (
@@ -86,11 +112,30 @@ COLUMNS = (
     "attention_corr",
     "reason",
 )
-#: The columns :meth:`CompareResult.table` prints by default.
-TABLE_COLUMNS = tuple(c for c in COLUMNS if c not in ("reads", "reference_energy", "reference"))
+#: The columns :meth:`CompareResult.table` prints by default (fits in 100 characters);
+#: reasons are printed under the table, each with its fix.
+TABLE_COLUMNS = (
+    "problem",
+    "backend",
+    "status",
+    "reads",
+    "best_energy",
+    "residual",
+    "p_ground",
+    "tts99_s",
+    "wall_time_s",
+    "mask_mae",
+)
+#: ``table(wide=True)``: every column but the reason (still printed under the table).
+WIDE_COLUMNS = tuple(c for c in COLUMNS if c != "reason")
 _HARDWARE_KEYS = ("hardware_time_s", "emulated_hardware_time_s", "emulated_time_s", "qpu_time_s")
-DEFAULT_BACKENDS = ("exact", "cim", "sa", "qaoa")
+#: Backends compared when none are named: local, and quick on small problems. ``qaoa`` and
+#: ``dwave`` run only when asked for.
+DEFAULT_BACKENDS = ("exact", "cim", "sa", "tabu", "steepest")
+#: Default ``time_limit``: a backend estimated to take longer is skipped (a row says why).
+DEFAULT_TIME_LIMIT_S = 180.0
 _DETERMINISTIC_ONE_READ = ("exact",)  # these return the k lowest states: one read is the ground state
+_TICK_S = 0.5
 
 
 def tts99(t_run: float, p: float, *, target: float = 0.99) -> float:
@@ -152,15 +197,30 @@ class CompareResult:
     attention: NDArray[np.float64] | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
-    def table(self, *, columns: Sequence[str] = TABLE_COLUMNS, digits: int = 5, reason_width: int = 90) -> str:
-        """The rows as an aligned text table (reasons cut to ``reason_width`` characters)."""
-        rows = [
-            {**r, "reason": r["reason"][: reason_width - 3] + "..."}
-            if isinstance(r.get("reason"), str) and len(r["reason"]) > reason_width
-            else r
-            for r in self.rows
-        ]
-        return format_table(rows, columns=list(columns), digits=digits)
+    def table(
+        self, *, wide: bool = False, columns: Sequence[str] | None = None, digits: int = 4, width: int = 100
+    ) -> str:
+        """The rows as an aligned text table, then every reason in full (wrapped to ``width``).
+
+        ``wide`` shows :data:`WIDE_COLUMNS`, else :data:`TABLE_COLUMNS`; ``columns`` picks
+        your own. A failed or skipped row's reason is printed under the table, its
+        ``fix:`` on a line of its own, so nothing is cut.
+        """
+        cols = list(columns if columns is not None else WIDE_COLUMNS if wide else TABLE_COLUMNS)
+        out = [format_table(self.rows, columns=[c for c in cols if c != "reason"], digits=digits)]
+        for r in self.rows:
+            reason = r.get("reason")
+            if not reason:
+                continue
+            what, _, fix = str(reason).partition("; fix: ")
+            head = f"problem {r['problem']} {r['backend']} ({r['status']}): "
+            out.append(textwrap.fill(head + what, width=width, subsequent_indent="    "))
+            if fix:
+                out.append(textwrap.fill("fix: " + fix, width=width, initial_indent="    ", subsequent_indent="    "))
+        note = self.info.get("note")
+        if note:
+            out.append(textwrap.fill("note: " + str(note), width=width, subsequent_indent="    "))
+        return "\n".join(out)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": "qama-compile/compare", "version": 1, "info": self.info, "rows": self.rows}
@@ -228,10 +288,19 @@ def _residual(best: float, ref: float, tol: float) -> float:
     return 0.0 if abs(diff) <= tol else diff
 
 
-def _failed_row(b: int, name: str, reason: str) -> dict[str, Any]:
+def _failed_row(b: int, name: str, reason: str, status: str = "failed") -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(COLUMNS)
-    row.update({"problem": b, "backend": name, "status": "failed", "reason": reason})
+    row.update({"problem": b, "backend": name, "status": status, "reason": reason})
     return row
+
+
+def _skip_reason(name: str, estimate: float, limit: float) -> str:
+    shown = f"{estimate / 60:.3g} min" if estimate >= 120 else f"{estimate:.3g} s"
+    return (
+        f"SkippedError: estimated {shown} > time limit {limit:g} s (cost model of {name}, calibrated on this "
+        f"machine); fix: raise the time limit (time_limit=, CLI --time-limit) above the estimate if you mean it, "
+        f"use fewer reads, or a smaller problem (fewer tokens, heads or bits)"
+    )
 
 
 def _hardware_time(backend_info: Sequence[Mapping[str, Any]]) -> float | None:
@@ -243,8 +312,8 @@ def _hardware_time(backend_info: Sequence[Mapping[str, Any]]) -> float | None:
     return None
 
 
-def _compare_job(args: tuple[AttentionProblem, Any, dict[str, Any], int, int, Any, Any]) -> Any:
-    """One (problem, backend) run: here, or on a Dask worker (where a named backend is built)."""
+def _compare_job(args: tuple[AttentionProblem, Any, dict[str, Any], int | None, int, Any, Any]) -> Any:
+    """One (problem, backend) run on a Dask worker, where a named backend is built."""
     single, backend, options, reads, seed, target, compile_options = args
     return solve(
         single,
@@ -254,31 +323,38 @@ def _compare_job(args: tuple[AttentionProblem, Any, dict[str, Any], int, int, An
         seed=seed,
         target=target,
         compile_options=compile_options,
+        check_trivial=False,
     )
 
 
 def compare(
     problem: AttentionProblem,
     *,
-    backends: Sequence[str] = DEFAULT_BACKENDS,
+    backends: Sequence[str] | None = None,
     target: Any = None,
-    num_reads: int = 100,
+    num_reads: int | None = None,
     seed: int = 0,
     progress: bool = True,
     backend_options: Mapping[str, Mapping[str, Any]] | None = None,
     exact_max_variables: int = 24,
     client: Any = None,
     compile_options: Mapping[str, Any] | None = None,
+    time_limit: float | None = DEFAULT_TIME_LIMIT_S,
+    on_estimates: Callable[[dict[str, float | None]], None] | None = None,
 ) -> CompareResult:
     """Run every problem of ``problem`` on every backend and tabulate the results.
 
     Args:
         problem: a batch of QAMA problems (:func:`qama_compile.lower_attention`).
-        backends: registered backend names, in row order.
+        backends: registered backend names, in row order (default :data:`DEFAULT_BACKENDS`).
         target: compile for this hardware target first (see :func:`qama_compile.solve`).
-        num_reads: reads (shots) per problem; ``exact`` always returns one (its ground state).
+        num_reads: reads (shots) per problem; ``None``: each backend's default
+            (:func:`~qama_compile.runtime.sampling.default_num_reads`); ``exact`` always
+            returns one (its ground state).
         seed: every backend gets ``seed + b`` on problem ``b`` (and the compiler gets it too).
-        progress: show a tqdm bar over problems x backends (on stderr).
+        progress: show a tqdm bar over problems x backends (on stderr), with the progress
+            inside a backend run (states, round trips or optimizer evaluations where the
+            backend reports them, else the elapsed time against its estimate).
         backend_options: constructor options per backend name, e.g. ``{"qaoa": {"reps": 1}}``.
         exact_max_variables: enumerate the exact reference up to this many variables even when
             ``exact`` is not among ``backends``.
@@ -287,19 +363,28 @@ def compare(
             Same seeds, so the table equals the serial one.
         compile_options: options of :func:`qama_compile.compile` for the ``target``
             (e.g. ``{"chain_strength": 2.0}``; see :func:`sweep_chain_strength`).
+        time_limit: seconds; a backend whose estimated time for the whole batch (on the
+            logical problem) is larger is skipped with a row saying so. ``None``: no limit.
+        on_estimates: called with ``{backend: estimated seconds or None}`` before any run.
     """
     if not isinstance(problem, AttentionProblem):
         raise InvalidInputError(
             f"compare() takes an AttentionProblem, got {type(problem).__name__}",
             fix="build one with qama_compile.lower_attention(q, k, v)",
         )
-    names = [backends] if isinstance(backends, str) else list(backends)
+    names = list(DEFAULT_BACKENDS) if backends is None else [backends] if isinstance(backends, str) else list(backends)
     if not names:
         raise InvalidInputError("no backends to compare", fix="pass e.g. backends=('exact', 'sa')")
     if len(set(names)) != len(names):
         raise InvalidInputError(f"backend listed twice in {names}", fix="list each backend once")
-    if isinstance(num_reads, bool) or not isinstance(num_reads, (int, np.integer)) or num_reads < 1:
+    if num_reads is not None and (
+        isinstance(num_reads, bool) or not isinstance(num_reads, (int, np.integer)) or num_reads < 1
+    ):
         raise InvalidInputError(f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1")
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise InvalidInputError(
+            f"time_limit must be a positive number of seconds, got {time_limit!r}", fix="pass e.g. time_limit=180"
+        )
     options = {k: dict(v) for k, v in (backend_options or {}).items()}
     bsz = problem.batch_size
     samplers: dict[str, Any] = {}
@@ -311,35 +396,67 @@ def compare(
             setup_errors[name] = f"{type(exc).__name__}: {exc}"
         except TypeError as exc:  # an option the backend's constructor does not take
             setup_errors[name] = f"bad options {options.get(name)} for backend {name!r}: {exc}"
+    reads_of: dict[str, int | None] = {
+        name: 1 if name in _DETERMINISTIC_ONE_READ else num_reads or default_num_reads(sampler)
+        for name, sampler in samplers.items()
+    }
+    estimates: dict[str, float | None] = {}
+    for name, sampler in samplers.items():
+        try:
+            estimates[name] = estimate_time_s(sampler, problem.ir, num_reads=reads_of[name])
+        except QamaError:
+            estimates[name] = None
+    if on_estimates is not None:
+        on_estimates(dict(estimates))
+    for name, est in estimates.items():
+        if est is not None and time_limit is not None and math.isfinite(est) and est > time_limit:
+            setup_errors[name] = _skip_reason(name, est, float(time_limit))
 
     results: dict[tuple[int, str], Any] = {}
     errors: dict[tuple[int, str], str] = {}
     keys: list[tuple[int, str]] = []
-    jobs: list[tuple[AttentionProblem, Any, dict[str, Any], int, int, Any, Any]] = []
+    jobs: list[tuple[AttentionProblem, Any, dict[str, Any], int | None, int, Any, Any]] = []
     for b in range(bsz):
         single = problem.select([b])
         for name in names:
             if name in setup_errors:
                 errors[b, name] = setup_errors[name]
                 continue
-            reads = 1 if name in _DETERMINISTIC_ONE_READ else int(num_reads)
-            # a cluster builds each backend on its worker; here the one built above is reused
-            backend, opts = (name, options.get(name, {})) if client is not None else (samplers[name], {})
             keys.append((b, name))
-            jobs.append((single, backend, opts, reads, seed + b, target, compile_options))
+            jobs.append((single, name, options.get(name, {}), reads_of[name], seed + b, target, compile_options))
     bar = _progress(len(jobs), enabled=progress)
 
     def done(outcome: TaskOutcome[Any]) -> None:
         key = keys[outcome.index]
-        bar.set_description(f"problem {key[0]} {key[1]}")
         if outcome.error is None:
             results[key] = outcome.value
         else:
             errors[key] = f"{outcome.error[0]}: {outcome.error[1]}"
         bar.update(1)
 
+    def here(i: int) -> Any:
+        """Job ``i`` in this process: the sampler built above, with progress inside the run."""
+        single, name, _, reads, job_seed, _, _ = jobs[i]
+        bar.set_description(f"problem {keys[i][0]} {name}")
+        sampler, est = samplers[name], estimates.get(name)
+        with _inner_progress(bar, None if est is None else est / bsz, enabled=progress) as report:
+            extra: dict[str, Any] = {"progress": report} if progress and _accepts(sampler) else {}
+            return solve(
+                single,
+                backend=sampler,
+                num_reads=reads,
+                seed=job_seed,
+                target=target,
+                compile_options=compile_options,
+                check_trivial=False,
+                **extra,
+            )
+
     try:
-        run_tasks(_compare_job, jobs, client=client, on_done=done)
+        if client is None:
+            run_tasks(here, range(len(jobs)), on_done=done)
+        else:
+            run_tasks(_compare_job, jobs, client=client, on_done=done)
     finally:
         bar.close()
 
@@ -361,7 +478,9 @@ def compare(
         tol = 1e-9 * max(1.0, abs(ref_e)) if math.isfinite(ref_e) else 0.0
         for name in names:
             if (b, name) not in results:
-                rows.append(_failed_row(b, name, errors[b, name]))
+                reason = errors[b, name]
+                status = "skipped" if reason.startswith("SkippedError") else "failed"
+                rows.append(_failed_row(b, name, reason.removeprefix("SkippedError: "), status))
                 energies[name].append(None)
                 weights[name].append(None)
                 continue
@@ -397,16 +516,22 @@ def compare(
             )
             energies[name].append(np.repeat(e, counts.astype(np.int64)))
             weights[name].append(w)
+    triviality = ground_state_triviality(problem.ir)
     info = {
         "backends": names,
         "target": None if target is None else str(getattr(target, "name", target)),
         "compile_options": dict(compile_options or {}),
-        "num_reads": int(num_reads),
+        "num_reads": None if num_reads is None else int(num_reads),
+        "reads_per_backend": {name: reads_of.get(name) for name in names},
         "seed": int(seed),
         "batch_size": bsz,
         "shape": list(problem.shape),
         "variables": problem.ir.num_variables,
         "reference_source": ref_sources,
+        "time_limit_s": time_limit,
+        "estimated_time_s": estimates,
+        "trivial": list(triviality.trivial) if triviality.checked else None,
+        "note": _trivial_note(triviality.message(), problem.normalize),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     return CompareResult(
@@ -418,6 +543,19 @@ def compare(
         attention=problem.attention,
         info=info,
     )
+
+
+def _trivial_note(message: str | None, normalize: str) -> str | None:
+    if message is None:
+        return None
+    if normalize == "none":
+        message += "; normalize='none' makes every within-head coupling ferromagnetic: try normalize='standardise'"
+    return message + "; every backend that finds it scores p_ground 1"
+
+
+def _accepts(sampler: Any) -> bool:
+
+    return accepts_progress(sampler)
 
 
 def _reference(
@@ -460,11 +598,54 @@ class _NoBar:
     def set_description(self, text: str) -> None:
         pass
 
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        pass
+
     def update(self, n: int) -> None:
         pass
 
     def close(self) -> None:
         pass
+
+
+@contextmanager
+def _inner_progress(bar: Any, estimate_s: float | None, *, enabled: bool) -> Iterator[Callable[[int, int], None]]:
+    """Progress inside one backend run, on the bar's postfix: the backend's own ``(done, total)``
+    when it reports it, and the elapsed time against the estimate (a ticker thread)."""
+    state: dict[str, Any] = {"done": None, "start": time.perf_counter()}
+    lock = threading.Lock()
+
+    def show() -> None:
+        elapsed = time.perf_counter() - state["start"]
+        parts = []
+        if state["done"] is not None:
+            done, total = state["done"]
+            parts.append(f"{100 * done / max(total, 1):.0f}% ({done}/{total})")
+        parts.append(f"{elapsed:.0f} s" + ("" if estimate_s is None else f" of ~{estimate_s:.2g} s"))
+        bar.set_postfix_str(", ".join(parts), refresh=True)
+
+    def report(done: int, total: int) -> None:
+        with lock:
+            state["done"] = (int(done), int(total))
+            show()
+
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(_TICK_S):
+            with lock:
+                show()
+
+    ticker = threading.Thread(target=tick, daemon=True) if enabled else None
+    if ticker is not None:
+        ticker.start()
+    try:
+        yield report
+    finally:
+        stop.set()
+        if ticker is not None:
+            ticker.join()
+        bar.set_postfix_str("", refresh=False)
 
 
 def _progress(total: int, *, enabled: bool) -> Any:

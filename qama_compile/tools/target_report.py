@@ -1,10 +1,14 @@
 """What an attention problem becomes on each target, and how counts grow with size.
 
 :func:`inspect_targets` compiles problem 0 of the batch for each target (every figure is
-measured on the compiled problem): logical variables and couplers, physical qubits, chain
-lengths, utilisation, fit, the largest token count ``N`` that fits at this bit width,
-quantization levels and error; for gate targets the transpiled QAOA depth and two-qubit
-gate count per depth ``p``.
+measured on the compiled problem): logical variables and couplers, physical qubits and
+non-zero physical couplers, chain lengths, utilisation, the fit on size *and* coupler
+precision (:meth:`qama_compile.targets.Target.fit`), the DAC bits the couplers need and the
+share quantization rounds to zero, the largest token count ``N`` that fits at this bit width
+and the largest selection width ``q`` that fits (:func:`qama_compile.compiler.choose_bits`),
+quantization levels and error, and a ``fix`` when it does not fit; for gate targets the
+transpiled QAOA depth and two-qubit gate count per depth ``p``. :data:`TARGET_COLUMNS` are
+the columns ``qama inspect`` prints by default.
 
 :func:`sweep` tabulates, over token counts (or heads / bits), the logical variables
 ``H*N*q`` (linear in ``N``), the couplers, the physical qubits of a clique embedding on the
@@ -18,8 +22,8 @@ Couplers are structural: per head ``(Nq)(Nq-1)/2`` dense plus the head penalty
 >>> from qama_compile import lower_attention
 >>> p = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 3, 4)), bits=2)
 >>> row = inspect_targets(p, ["cim-550"])[0]
->>> row["logical_variables"], row["physical_qubits"], row["fits"], row["largest_tokens"]
-(12, 13, True, 137)
+>>> row["logical_variables"], row["physical_qubits"], row["fits"], row["largest_tokens"], row["largest_bits"]
+(12, 14, True, 137, 3)
 >>> [r["logical_variables"] for r in sweep(p, "tokens", [4, 8], target="chimera-c16")]
 [16, 32]
 """
@@ -34,15 +38,30 @@ from typing import Any
 import numpy as np
 
 from ..compiler.driver import compile
+from ..compiler.precision import choose_bits
 from ..core.ir import QuadraticIR
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError, ProblemTooLargeError
-from ..passes.reports import AnalysisReport, EmbeddingReport, QuantizationReport
+from ..passes.options import DEFAULT_MAX_ZEROED_FRACTION, FieldAncillas
+from ..passes.reports import AnalysisReport, BitsChoice, EmbeddingReport, QuantizationReport
 from ..targets import STATEVECTOR_BYTES_PER_AMPLITUDE, Target, get_target
 from .plotting import new_figure, save_png
 
 #: Gate targets: transpile QAOA only up to this many qubits.
 MAX_GATE_QUBITS = 30
+#: The columns of :func:`inspect_targets` that ``qama inspect`` shows without ``--wide``.
+TARGET_COLUMNS = (
+    "target",
+    "fits",
+    "physical_qubits",
+    "physical_couplers",
+    "max_chain_length",
+    "coupler_bits",
+    "bits_needed",
+    "zeroed_fraction",
+    "largest_tokens",
+    "largest_bits",
+)
 COUNT_NOTE = "couplers: per head (Nq)^2/2 dense + head penalty H(H-1)/2*N*q"
 
 
@@ -120,10 +139,18 @@ def inspect_targets(
     timeout: float = 10.0,
     qaoa_depths: Sequence[int] = (1, 2, 3),
     max_gate_qubits: int = MAX_GATE_QUBITS,
+    max_zeroed_fraction: float = DEFAULT_MAX_ZEROED_FRACTION,
+    field_ancillas: FieldAncillas = "auto",
 ) -> list[dict[str, Any]]:
-    """One row per target for problem 0 of the batch (see the module docstring)."""
+    """One row per target for problem 0 of the batch (see the module docstring).
+
+    The problem is compiled with ``allow_precision_loss=True`` so every figure is measured;
+    ``fits`` is the target's verdict on size and precision (``max_zeroed_fraction``), and a
+    row that does not fit has a ``fix``.
+    """
     ir = problem.ir if isinstance(problem, AttentionProblem) else problem
     ir0 = ir.select([0])
+    first = problem.select([0]) if isinstance(problem, AttentionProblem) else None
     shape = _shape(problem)
     v, couplers = ir0.num_variables, ir0.num_couplers
     has_fields = bool(np.any(ir0.to_spin().linear != 0))
@@ -135,24 +162,47 @@ def inspect_targets(
             "kind": target.kind,
             "logical_variables": v,
             "logical_couplers": couplers,
-            "coupling_bits": target.coupling_bits,
+            "coupler_bits": target.coupling_bits,
             "levels": target.quantization_levels() or ("analog" if target.kind in ("annealer", "cim") else None),
         }
+        fit = target.fit(ir0, max_zeroed_fraction=max_zeroed_fraction, field_ancillas=field_ancillas)
+        prec = fit.precision
+        row.update(
+            {
+                "fits": fit.fits,
+                "size_fits": fit.size_fits,
+                "reason": fit.reason,
+                "bits_needed": None if prec is None else prec.bits_needed,
+                "bits_lossless": None if prec is None else prec.bits_lossless,
+            }
+        )
         try:
-            cp = compile(ir0, target=target, seed=seed, timeout=timeout)
+            cp = compile(
+                ir0 if first is None else first,
+                target=target,
+                seed=seed,
+                timeout=timeout,
+                allow_precision_loss=True,
+                max_zeroed_fraction=max_zeroed_fraction,
+                field_ancillas=field_ancillas,
+            )
         except ProblemTooLargeError as exc:
-            row.update({"fits": False, "reason": exc.message, "physical_qubits": None})
+            row.update({"fits": False, "physical_qubits": None})
+            if fit.fits is not False:  # the target's rule could not tell; the embedding attempt did
+                row["reason"] = exc.message
         else:
             analysis, emb = cp.report(AnalysisReport), cp.report(EmbeddingReport)
             quant = cp.report(QuantizationReport)
             row.update(
                 {
-                    "fits": True,
-                    "reason": "" if analysis is None else analysis.fit.reason,
+                    "fits": fit.fits if analysis is None else analysis.fit.fits,
                     "physical_qubits": cp.num_qubits,
+                    "physical_couplers": cp.summary()["physical_couplers"],
+                    "field_ancillas": None if emb is None else emb.field_ancillas,
                     "max_chain_length": None if emb is None else emb.max_chain_length,
                     "mean_chain_length": None if emb is None else emb.mean_chain_length,
                     "utilisation": None if emb is None else emb.utilisation,
+                    "zeroed_fraction": None if quant is None or quant.bits is None else quant.zeroed_fraction,
                     "max_coefficient_error": None if quant is None else quant.max_coefficient_error,
                     "rms_coefficient_error": None if quant is None else quant.rms_coefficient_error,
                 }
@@ -166,7 +216,15 @@ def inspect_targets(
 
             row["largest_tokens"] = largest_fitting(fits_tokens)
             unit = {"annealer": f"clique embedding K_{cap}", "cim": f"{cap} spins (+ ancilla for fields)"}
-            row["largest_tokens_basis"] = f"{unit.get(target.kind, f'{cap} qubits')}, H={h}, q={q} bits"
+            row["largest_tokens_basis"] = f"{unit.get(target.kind, f'{cap} qubits')}, H={h}, q={q} bits (size only)"
+        choice = None
+        if first is not None:
+            choice = choose_bits(
+                first, target, max_bits=8, max_zeroed_fraction=max_zeroed_fraction, field_ancillas=field_ancillas
+            )
+            row["largest_bits"] = choice.chosen
+        if row.get("fits") is False:
+            row["fix"] = _fit_fix(row, first, choice)
         estimate = target.estimate_time_us(100)
         if estimate is not None:
             row["qpu_time_us_100_reads"] = f"{estimate[0]:.0f}-{estimate[1]:.0f}"
@@ -179,6 +237,26 @@ def inspect_targets(
                     row["qaoa"] = f"too large to transpile ({v} qubits > {max_gate_qubits})"
         rows.append(row)
     return rows
+
+
+def _fit_fix(row: dict[str, Any], problem: AttentionProblem | None, choice: BitsChoice | None) -> str:
+    """What makes a problem that does not fit a target fit (CLI options first)."""
+    parts = []
+    q = None if choice is None else choice.chosen
+    if problem is not None and choice is not None and q is not None and q < problem.bits:
+        certain = choice.fits[choice.candidates.index(q)] is True
+        parts.append(
+            f"lower with --bits {q} (the largest selection width that "
+            + ("fits" if certain else "may fit; only an embedding attempt can tell")
+            + "; --bits auto picks it)"
+        )
+    if row.get("size_fits") is False:
+        parts.append("use fewer tokens or heads, a larger target, or decompose (qama_compile.solve(decompose=True))")
+    else:
+        parts.append(
+            "raise --max-zeroed-fraction, or compile anyway with --allow-precision-loss (the loss is reported)"
+        )
+    return "; or ".join(parts)
 
 
 def _clique_qubits(target: Target, size: int) -> tuple[int, int] | None:

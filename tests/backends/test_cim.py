@@ -283,3 +283,27 @@ def test_sk256_within_one_percent_of_simulated_annealing() -> None:
     dimod.testing.asserts.assert_sampleset_energies(ss, bqm)
     best = ss.first.energy
     assert best <= sa + 0.01 * abs(sa), (best, sa)
+
+
+def test_progress_reports_round_trips() -> None:
+    bqm = dimod.BinaryQuadraticModel.from_ising({0: 0.5}, {(0, 1): -1.0, (1, 2): 0.5})
+    seen: list[tuple[int, int]] = []
+    ss = CIMSampler().sample(bqm, num_reads=4, seed=0, num_steps=50, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (50, 50) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    again = CIMSampler().sample(bqm, num_reads=4, seed=0, num_steps=50)  # progress does not change the samples
+    np.testing.assert_array_equal(ss.record.sample, again.record.sample)
+    h = np.zeros((3, 4))
+    J = np.zeros((3, 4, 4))
+    J[:, 0, 1] = J[:, 1, 0] = 1.0
+    calls: list[tuple[int, int]] = []
+    sample_ising_arrays(h, J, num_reads=2, seed=0, num_steps=20, progress=lambda d, t: calls.append((d, t)))
+    assert calls[-1][0] == calls[-1][1]  # every chunk of problems is counted
+
+
+def test_estimate_and_default_reads() -> None:
+    sampler = CIMSampler()
+    ir = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 4, 4)), bits=2).ir
+    assert sampler.default_num_reads == 100
+    one = sampler.estimate_time_s(ir, num_reads=10)
+    assert one > 0 and sampler.estimate_time_s(ir, num_reads=20) == pytest.approx(2 * one)
+    assert sampler.estimate_time_s(ir, num_reads=10, num_steps=1000) > one

@@ -52,3 +52,17 @@ def test_bad_options() -> None:
         ExactSampler().sample(bqm, num_reads=0)
     with pytest.raises(InvalidInputError, match="unknown option"):
         ExactSampler().sample(bqm, sweeps=3)
+
+
+def test_progress_counts_every_state() -> None:
+    from qama_compile.core.ir import QuadraticIR
+
+    rng = np.random.default_rng(0)
+    for v in (10, 18):  # one batched table, and the chunked low/high split
+        iu, ju = np.triu_indices(v, k=1)
+        ir = QuadraticIR.from_coo(linear=rng.normal(size=(2, v)), rows=iu, cols=ju, data=rng.normal(size=(2, iu.size)))
+        seen: list[tuple[int, int]] = []
+        x = ExactSampler().sample_ir(ir, progress=lambda d, t, seen=seen: seen.append((d, t)))[0]
+        assert seen[-1] == (2 * 2**v, 2 * 2**v)
+        np.testing.assert_array_equal(x, ExactSampler().sample_ir(ir)[0])
+    assert ExactSampler.default_num_reads == 1

@@ -103,3 +103,12 @@ def test_p2_quality_bar_ground_state_among_samples_in_15_of_20() -> None:
         lift.append(p * 2**bqm.num_variables)  # vs uniform random sampling
     assert hits >= 15, f"QAOA p=2 sampled the ground state in {hits}/20"
     assert np.median(lift) >= 4, f"median ground-state probability is only {np.median(lift):.1f}x uniform"
+
+
+def test_progress_counts_optimizer_evaluations() -> None:
+    bqm = dimod.BinaryQuadraticModel({0: 1.0, 1: -1.0, 2: 0.5}, {(0, 1): -2.0, (1, 2): 1.0}, 0.0, "SPIN")
+    seen: list[tuple[int, int]] = []
+    QAOASampler(reps=1, maxiter=6, shots=64).sample(bqm, seed=0, progress=lambda d, t: seen.append((d, t)))
+    assert seen and seen[-1][1] == 6 and 1 <= seen[-1][0] <= 6
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert QAOASampler(shots=300).default_num_reads == 300

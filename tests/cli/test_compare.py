@@ -95,3 +95,18 @@ def test_every_backend_failing_exits_1(capsys) -> None:  # type: ignore[no-untyp
 def test_argument_errors(extra: list[str], message: str, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["compare", "--random", "1,1,2,3", "--bits", "1", "--no-progress", *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_defaults_estimate_and_skip(capsys) -> None:  # type: ignore[no-untyped-def]
+    argv = ["compare", "--random", "1,1,3,4", "--bits", "1", "--no-progress"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "comparing exact, cim, sa, tabu, steepest" in out and "qaoa" not in out
+    assert "estimated time: exact ~" in out and "(limit 180 s)" in out
+    assert main([*argv, "--backends", "sa,exact", "--time-limit", "1e-9"]) == 1  # every backend skipped
+    captured = capsys.readouterr()
+    assert "problem 0 sa (skipped): estimated" in captured.out and "\n    fix: raise the time limit" in captured.out
+    assert "every backend failed or was skipped" in captured.err
+    assert main([*argv, "--backends", "sa", "--wide"]) == 0
+    assert "attention_corr" in capsys.readouterr().out
+    assert main([*argv, "--time-limit", "0"]) == 2

@@ -44,7 +44,7 @@ def test_example_heads_and_tokens(capsys) -> None:  # type: ignore[no-untyped-de
 def test_target_and_sweep_delegate(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     seen: dict[str, object] = {}
 
-    def inspect_targets(problem: AttentionProblem, targets: list[str]) -> list[dict]:
+    def inspect_targets(problem: AttentionProblem, targets: list[str], **options: object) -> list[dict]:
         seen["targets"] = targets
         return [{"target": t, "qubits": 10 * i, "fits": True} for i, t in enumerate(targets)]
 
@@ -104,3 +104,25 @@ def test_help_has_examples(capsys) -> None:  # type: ignore[no-untyped-def]
         main(["inspect", "--help"])
     out = capsys.readouterr().out
     assert "examples:" in out and "--sweep tokens=8,16,32,64" in out
+
+
+def test_precision_verdict_and_fix(capsys) -> None:  # type: ignore[no-untyped-def]
+    """The issue's case: 12 heads, 64 tokens, 4 bits do not fit cim-100k by precision; the fix fits."""
+    argv = ["inspect", "--random", "1,12,64,64", "--bits", "4", "--target", "cim-100k"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "cim-100k: does not fit: needs 10 bits of coupler precision, target has 8" in out
+    assert "fix: lower with --bits 2" in out and "--allow-precision-loss" in out
+    table = out[out.index("target  ") :].splitlines()
+    assert max(len(line) for line in table) <= 100  # the default table fits 100 characters
+    assert main([*argv, "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)["targets"][0]
+    assert row["fits"] is False and row["size_fits"] is True and row["largest_bits"] == 2
+    assert row["physical_couplers"] < row["logical_couplers"] + 3072 * row["field_ancillas"]  # zeroed ones gone
+    fixed = ["inspect", "--random", "1,12,64,64", "--bits", "2", "--target", "cim-100k", "--json"]
+    assert main(fixed) == 0
+    assert json.loads(capsys.readouterr().out)["targets"][0]["fits"] is True
+    assert main(["inspect", "--random", "1,12,64,64", "--bits", "auto", "--target", "cim-100k", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["summary"]["bits"] == 2
+    assert main(["inspect", "--random", "1,1,2,3", "--bits", "auto"]) == 2
+    assert "--bits auto needs a --target" in capsys.readouterr().err

@@ -67,9 +67,42 @@ def test_help_has_examples(capsys) -> None:  # type: ignore[no-untyped-def]
 
 def test_solve_with_a_real_target(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     ss = tmp_path / "ss.json"
-    argv = ["solve", "--random", "1,2,2,3", "--seed", "1", "--bits", "1", "--target", "cim-550", "--sampleset", str(ss)]
+    argv = ["solve", "--random", "1,2,3,4", "--seed", "1", "--bits", "1", "--target", "cim-550", "--sampleset", str(ss)]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "target cim-550:" in out and "physical qubits" in out
     doc = json.loads(ss.read_text())
     assert doc["target"] == "cim-550" and doc["physical"] is True
+
+
+def test_precision_loss_is_refused_unless_allowed(capsys) -> None:  # type: ignore[no-untyped-def]
+    # two tokens: standardised J_01 + J_10 cancel, so the couplers left span 11 bits; 8-bit CIM
+    argv = ["solve", "--random", "1,2,2,3", "--seed", "1", "--bits", "1", "--target", "cim-550"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "round to zero" in err and "--allow-precision-loss" in err and err.count("\n") == 1
+    assert main([*argv, "--allow-precision-loss"]) == 0
+    assert main([*argv, "--max-zeroed-fraction", "0.5"]) == 0
+
+
+def test_option_reaches_the_sampler_and_reads_default(capsys) -> None:  # type: ignore[no-untyped-def]
+    base = ["solve", "example", "--heads", "2", "--tokens", "1:5", "--bits", "1", "--backend", "sa", "--json"]
+    assert main([*base, "--option", "num_sweeps=3", "--option", "beta_range=[0.1, 0.2]"]) == 0
+    info = json.loads(capsys.readouterr().out)["info"]
+    assert info["num_reads"] == 100 and info["seed"] == 0  # sa's documented default reads; seed default 0
+    assert main([*base, "--option", "no_such_option=1"]) == 2
+    assert "no_such_option" in capsys.readouterr().err
+    assert main([*base, "--option", "not-a-pair"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_trivial_ground_state_is_said(capsys) -> None:  # type: ignore[no-untyped-def]
+    base = ["solve", "example", "--heads", "2", "--tokens", "1:7", "--bits", "2"]
+    assert main([*base, "--normalize", "none"]) == 0
+    out = capsys.readouterr().out
+    assert "0,1,2,3,4,5  0,1,2,3,4,5" in out and "trivial ground state" in out
+    assert main(base) == 0  # the default (standardised) problem selects a strict subset
+    out = capsys.readouterr().out
+    assert "trivial" not in out
+    heads = out.splitlines()[-1].split()[2:]
+    assert heads and any(len(h.split(",")) < 6 for h in heads)

@@ -83,14 +83,16 @@ def test_normalise_modes(rng: np.random.Generator) -> None:
     assert j0 is j and h0 is h
     js, hs = normalise(j, h, "standardise")
     off = ~np.eye(4, dtype=bool)
-    assert np.allclose(js[:, off].mean(axis=-1), 0) and np.allclose(js[:, off].std(axis=-1), 1)
+    assert np.allclose(js[:, off].mean(axis=-1), 0)
+    var = j[:, off].var(axis=-1)  # population variance, plus batch norm's eps
+    assert np.allclose(js[:, off].std(axis=-1), np.sqrt(var / (var + 1e-5)))
     assert np.allclose(np.diagonal(js, axis1=1, axis2=2), np.diagonal(j, axis1=1, axis2=2))
     assert np.allclose(hs.mean(axis=-1), 0)
     jm, hm = normalise(j, h, "minmax")
     assert np.allclose(jm[:, off].min(axis=-1), 0) and np.allclose(jm[:, off].max(axis=-1), 1)
     assert np.allclose(hm.max(axis=-1), 1)
     jc, hc = normalise(np.ones((1, 3, 3)), np.ones((1, 3)), "standardise")
-    assert np.all(np.isfinite(jc)) and np.all(hc == 0)
+    assert np.all(np.isfinite(jc)) and np.all(hc == 0) and np.all(jc[:, ~np.eye(3, dtype=bool)] == 0)
     with pytest.raises(InvalidInputError, match="unknown normalisation"):
         normalise(j, h, "zscore")  # type: ignore[arg-type]
 
@@ -98,3 +100,18 @@ def test_normalise_modes(rng: np.random.Generator) -> None:
 def test_softmax_rows_sum_to_one(rng: np.random.Generator) -> None:
     s = softmax(rng.normal(size=(3, 7)) * 100)
     assert np.allclose(s.sum(axis=-1), 1)
+
+
+def test_standardise_is_batch_norm_of_one_problem(rng: np.random.Generator) -> None:
+    """``standardise`` equals the paper's ``BatchNorm1d(num_heads)`` applied to one problem at a time."""
+    torch = pytest.importorskip("torch")
+    j = rng.random((3, 4, 5, 5))  # [B, H, N, N]
+    h = rng.normal(size=(3, 4, 5)) * 3
+    js, hs = normalise(j, h, "standardise")
+    off = ~np.eye(5, dtype=bool)
+    for b in range(3):  # the layer normalises [batch, heads, L]; here the batch is the one problem b
+        jbn = torch.nn.BatchNorm1d(4).double().train()(torch.from_numpy(j[b : b + 1][:, :, off])).detach().numpy()
+        hbn = torch.nn.BatchNorm1d(4).double().train()(torch.from_numpy(h[b : b + 1])).detach().numpy()
+        assert np.allclose(js[b][:, off], jbn[0], atol=1e-6)
+        assert np.allclose(hs[b], hbn[0], atol=1e-6)
+    assert np.array_equal(np.diagonal(js, axis1=-2, axis2=-1), np.diagonal(j, axis1=-2, axis2=-1))

@@ -7,12 +7,13 @@ import networkx as nx
 import numpy as np
 import pytest
 from dwave.embedding import embed_bqm, majority_vote, verify_embedding
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
 from qama_compile.core.convert import ir_to_bqm
 from qama_compile.core.decode import AncillaGauge, ChainEmbedding, decode_samples_with_info
+from qama_compile.core.exact import lowest_states
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
 from qama_compile.passes.base import PassManager
@@ -169,18 +170,61 @@ def test_unembedding_methods_and_chain_breaks() -> None:
     assert not np.array_equal(a, other.decode(many))  # random where chains break, seeded
 
 
-def test_cim_ancilla_carries_fields(rng: np.random.Generator) -> None:
+@pytest.mark.parametrize("ancillas", ["auto", 1, 3])
+def test_cim_ancillas_carry_fields(rng: np.random.Generator, ancillas: str | int) -> None:
     problem = lower_attention(*rng.normal(size=(3, 2, 3, 4)), bits=2)
-    phys, ctx = PassManager([EmbedPass()]).run(problem.ir, target=get_target("cim-550"))
+    options = CompileOptions(field_ancillas=ancillas)  # type: ignore[arg-type]
+    phys, ctx = PassManager([EmbedPass()]).run(problem.ir, target=get_target("cim-550"), options=options)
     v = problem.ir.num_variables
-    assert phys.num_variables == v + 1 and not np.any(phys.linear)
-    assert isinstance(ctx.decoders[-1], AncillaGauge)
+    k = get_target("cim-550").field_ancillas(problem.ir, requested=ancillas)  # type: ignore[arg-type]
+    assert k == (ancillas if ancillas != "auto" else k) and k >= 1
+    assert phys.num_variables == v + k and not np.any(phys.linear)
+    assert ctx.get(EmbeddingReport).field_ancillas == k  # type: ignore[union-attr]
+    step = ctx.decoders[-1]
+    assert isinstance(step, AncillaGauge) and step.count == k
     x = rng.integers(0, 2, size=(1, 8, v))
     for gauge in (1, -1):  # the global flip of all spins is the same assignment
-        s = np.concatenate([gauge * (2 * x - 1), np.full((1, 8, 1), gauge)], axis=2)
+        s = np.concatenate([gauge * (2 * x - 1), np.full((1, 8, k), gauge)], axis=2)
         np.testing.assert_allclose(phys.energies(s), problem.ir.energies(x), atol=1e-9)
         back, _ = decode_samples_with_info(ctx.decoders, s)
         np.testing.assert_array_equal(back, x)
+
+
+def test_auto_ancillas_bound_the_field_couplers(rng: np.random.Generator) -> None:
+    """'auto' splits the fields until no ancilla coupler is larger than the largest coupling."""
+    ir = lower_attention(*rng.normal(size=(3, 4, 6, 8)), bits=2, normalize="none").ir
+    spin = ir.to_spin()
+    largest = max(np.abs(spin.blocks).max(), np.abs(spin.data).max())
+    k = get_target("cim-550").field_ancillas(ir)
+    assert k == int(np.ceil(np.abs(spin.linear).max() / largest)) > 1
+    phys, _ = PassManager([EmbedPass()]).run(ir, target=get_target("cim-550"))
+    field_couplers = phys.data[:, -k * ir.num_variables :]
+    assert np.abs(field_couplers).max() <= largest * (1 + 1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    ancillas=st.integers(1, 4),
+    n=st.integers(2, 7),
+)
+def test_split_ancillas_keep_every_ground_state(seed: int, ancillas: int, n: int) -> None:
+    """Exact ground states of the k-ancilla layout decode to ground states of the logical problem."""
+    rng = np.random.default_rng(seed)
+    iu, ju = np.triu_indices(n, k=1)
+    ir = QuadraticIR.from_coo(
+        linear=rng.normal(size=(1, n)) * 3, rows=iu, cols=ju, data=rng.normal(size=(1, iu.size)), vartype="SPIN"
+    )
+    options = CompileOptions(field_ancillas=ancillas)
+    phys, ctx = PassManager([EmbedPass()]).run(ir, target=get_target("cim-550"), options=options)
+    x, e = lowest_states(phys, k=1)
+    _, e_logical = lowest_states(ir, k=1)
+    np.testing.assert_allclose(e[:, 0], e_logical[:, 0], atol=1e-9)  # same minimum
+    back, _ = decode_samples_with_info(ctx.decoders, x)
+    np.testing.assert_allclose(ir.energies(back)[:, 0], e_logical[:, 0], atol=1e-9)  # a logical ground state
+    disagree = x.copy()
+    disagree[..., n] *= -1  # one ancilla flipped: decoding takes the majority (a tie: the first ancilla)
+    assert ir.energies(decode_samples_with_info(ctx.decoders, disagree)[0]).shape == (1, 1)
 
 
 def test_user_graph_target_and_clique_cache() -> None:

@@ -6,11 +6,12 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
 from qama_compile.core.ir import QuadraticIR
+from qama_compile.errors import PrecisionLossError
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.options import CompileOptions
 from qama_compile.passes.quantize import QuantizePass, grid_step, scale_factors
@@ -19,6 +20,7 @@ from qama_compile.targets import Target, get_target
 
 CIM = get_target("cim-550")
 ADV = get_target("dwave-advantage")
+LOSSY = CompileOptions(allow_precision_loss=True)  # measure the loss instead of refusing
 
 
 def _spin_ir(rng: np.random.Generator, v: int, batch: int = 2, scale: float = 1.0) -> QuadraticIR:
@@ -60,7 +62,7 @@ def test_coefficients_on_the_grid_inside_the_ranges(
         coupling_bits=bits,
     )
     out, ctx = PassManager([QuantizePass(rounding=rounding, max_exact=0)]).run(  # type: ignore[arg-type]
-        ir, target=target, options=CompileOptions(seed=seed)
+        ir, target=target, options=CompileOptions(seed=seed, allow_precision_loss=True)
     )
     q = ctx.get(QuantizationReport)
     assert q is not None
@@ -80,7 +82,7 @@ def test_coefficients_on_the_grid_inside_the_ranges(
 
 def test_nearest_error_is_at_most_half_a_step() -> None:
     ir = _spin_ir(np.random.default_rng(0), 6)
-    out, ctx = PassManager([QuantizePass()]).run(ir, target=CIM)
+    out, ctx = PassManager([QuantizePass()]).run(ir, target=CIM, options=LOSSY)
     q = ctx.get(QuantizationReport)
     assert q is not None
     step = grid_step((-1.0, 1.0), 8)
@@ -96,7 +98,7 @@ def test_stochastic_rounding_is_seeded_and_unbiased() -> None:
     )
     runs = [
         PassManager([QuantizePass(rounding="stochastic", max_exact=0)]).run(
-            ir, target=target, options=CompileOptions(seed=s)
+            ir, target=target, options=CompileOptions(seed=s, allow_precision_loss=True)
         )[0]
         for s in range(400)
     ]
@@ -104,7 +106,7 @@ def test_stochastic_rounding_is_seeded_and_unbiased() -> None:
     assert set(np.round(vals * 3).tolist()) == {0.0, 1.0}
     assert abs(vals.mean() - 0.3) < 0.03
     again = PassManager([QuantizePass(rounding="stochastic", max_exact=0)]).run(
-        ir, target=target, options=CompileOptions(seed=7)
+        ir, target=target, options=CompileOptions(seed=7, allow_precision_loss=True)
     )[0]
     assert again.linear[0, 1] == runs[7].linear[0, 1]
 
@@ -123,7 +125,7 @@ def test_extended_range_used_only_when_it_helps() -> None:
 
 
 def test_ground_state_check_on_a_qama_problem(rng: np.random.Generator) -> None:
-    problem = lower_attention(*rng.normal(size=(3, 2, 2, 4)), bits=2)
+    problem = lower_attention(*rng.normal(size=(3, 2, 2, 4)), bits=2, normalize="none")
     out, ctx = PassManager([QuantizePass()]).run(problem.ir, target=CIM)
     assert out.vartype == "SPIN" and ctx.decoders  # BINARY input: converted, with a decoder
     q = ctx.get(QuantizationReport)
@@ -137,7 +139,7 @@ def test_ground_state_check_is_right_when_precision_destroys_the_problem() -> No
     rng = np.random.default_rng(11)
     ir = _spin_ir(rng, 8, batch=6)
     ir = QuadraticIR.from_coo(linear=ir.linear * 0.02, rows=ir.rows, cols=ir.cols, data=ir.data, vartype="SPIN")
-    out, ctx = PassManager([QuantizePass(bits=2)]).run(ir, target=CIM)
+    out, ctx = PassManager([QuantizePass(bits=2)]).run(ir, target=CIM, options=LOSSY)
     q = ctx.get(QuantizationReport)
     assert q is not None and len(q.ground_state_preserved) == 6
     states = (2 * ((np.arange(2**8)[:, None] >> np.arange(8)) & 1) - 1).astype(np.int8)
@@ -147,6 +149,61 @@ def test_ground_state_check_is_right_when_precision_destroys_the_problem() -> No
         first = int(np.flatnonzero(ground_q)[0])  # the enumeration's tie rule: lowest state index
         assert q.ground_state_preserved[b] == bool(original[b, first] <= original[b].min() + 1e-9)
     assert not all(q.ground_state_preserved)  # 2 bits lose some ground states here
+    assert "not an original ground state" in q.precision_loss  # allowed, so reported
+    with pytest.raises(PrecisionLossError, match="not an original ground state") as caught:
+        PassManager([QuantizePass(bits=2)]).run(ir, target=CIM)  # not allowed: refused
+    assert caught.value.ground_state_preserved == q.ground_state_preserved and caught.value.bits == 2
+
+
+def test_refuses_to_zero_more_couplers_than_allowed() -> None:
+    """A coupler 1000x below the largest vanishes on an 8-bit DAC; 1 of 3 is over the 5% allowance."""
+    ir = QuadraticIR.from_coo(
+        linear=[[0.0, 0.0, 0.0]], rows=[0, 0, 1], cols=[1, 2, 2], data=[[1.0, 0.5, 0.001]], vartype="SPIN"
+    )
+    with pytest.raises(PrecisionLossError, match=r"33.3% of the non-zero couplers round to zero") as caught:
+        PassManager([QuantizePass(max_exact=0)]).run(ir, target=CIM)
+    err = caught.value
+    assert err.bits == 8 and err.bits_needed == 10 and err.zeroed_fraction == pytest.approx(1 / 3)
+    assert "allow_precision_loss=True" in str(err) and err.max_zeroed_fraction == 0.05
+    tolerant = CompileOptions(max_zeroed_fraction=0.4)
+    out, ctx = PassManager([QuantizePass(max_exact=0)]).run(ir, target=CIM, options=tolerant)
+    q = ctx.get(QuantizationReport)
+    assert q is not None and q.zeroed_couplers == (1,) and q.precision_loss == "" and q.bits_needed == 3
+    assert out.data[0, 2] == 0.0
+    _, ctx = PassManager([QuantizePass(max_exact=0, bits=10)]).run(ir, target=CIM)  # 10 bits keep it
+    q = ctx.get(QuantizationReport)
+    assert q is not None and q.zeroed_couplers == (0,)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    heads=st.integers(1, 3),
+    tokens=st.integers(2, 6),
+    bits=st.integers(1, 4),
+    dac=st.integers(3, 10),
+    normalize=st.sampled_from(["none", "standardise"]),
+)
+def test_the_target_rule_predicts_what_the_pass_zeroes(
+    seed: int, heads: int, tokens: int, bits: int, dac: int, normalize: str
+) -> None:
+    """Target.precision (on the logical problem) counts exactly the couplers the pipeline rounds to zero."""
+    from qama_compile.passes.embed import EmbedPass
+
+    rng = np.random.default_rng(seed)
+    problem = lower_attention(*rng.normal(size=(3, 2, heads, tokens, 4)), bits=bits, normalize=normalize)
+    options = CompileOptions(bits=dac, allow_precision_loss=True, max_exact=0)
+    _, ctx = PassManager([EmbedPass(), QuantizePass()]).run(problem.ir, target=CIM, options=options)
+    q = ctx.get(QuantizationReport)
+    predicted = CIM.precision(problem.ir, bits=dac)
+    assert q is not None and predicted.zeroed_couplers == q.zeroed_couplers
+    assert q.bits_needed == predicted.bits_needed
+    # bits_needed is the narrowest DAC within the allowance: one bit fewer is over it (when > 2)
+    if predicted.bits_needed > 2:
+        fewer = CIM.precision(problem.ir, bits=predicted.bits_needed - 1)
+        assert fewer.fits is False
+    assert CIM.precision(problem.ir, bits=predicted.bits_needed).fits is True
+    assert CIM.precision(problem.ir, bits=predicted.bits_lossless).zeroed_couplers == (0, 0)
 
 
 def test_gate_targets_and_no_target_are_skipped() -> None:

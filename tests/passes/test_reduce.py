@@ -213,3 +213,27 @@ def test_reduce_pass_without_roof_duality_keeps_variables() -> None:
     assert out.num_variables == ir.num_variables and not ctx.decoders
     report = ctx.get(ReductionReport)
     assert report is not None and report.pruned_couplers[0] > 0 and report.fixed_variables == 0
+
+
+def test_triviality_per_problem_and_labels() -> None:
+    from qama_compile import lower_attention
+    from qama_compile.passes.reduce import ground_state_triviality
+
+    rng = np.random.default_rng(5)
+    raw = lower_attention(*rng.normal(size=(3, 3, 1, 4, 6)), bits=2, normalize="none")  # one head: no penalty
+    report = ground_state_triviality(raw.ir)
+    assert report.checked and report.trivial == (True, True, True) and report.fixed_per_problem == (8, 8, 8)
+    assert report.message() is not None and "problems 0, 1, 2 of 3" in report.message()  # type: ignore[operator]
+    # an exact ground state agrees: every token selected
+    from qama_compile import solve
+
+    assert np.all(solve(raw, backend="exact").weights > 0)
+    standard = lower_attention(*rng.normal(size=(3, 1, 2, 6, 6)), bits=2)
+    res = ground_state_triviality(standard.ir)
+    ground = solve(standard, backend="exact").weights
+    assert res.trivial == (False,)
+    if res.fixed_per_problem[0] == 24:  # fully fixed, yet not every token selected
+        assert not bool(np.all(ground > 0)) and res.all_selected == (False,)
+    skipped = ground_state_triviality(standard.ir, max_couplers=10)
+    assert not skipped.checked and skipped.trivial == () and "skipped" in skipped.reason
+    assert skipped.message() is None

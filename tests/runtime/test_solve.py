@@ -56,3 +56,19 @@ def test_bad_arguments(rng: np.random.Generator) -> None:
         solve(problem, backend="nope")
     with pytest.raises(InvalidInputError, match="AttentionProblem"):
         solve(problem.ir)  # type: ignore[arg-type]
+
+
+def test_trivial_note_and_default_reads() -> None:
+    from qama_compile.datasets import load_example
+
+    ex = load_example(heads=2, tokens=range(1, 7))
+    raw = lower_attention(ex.q, ex.k, ex.v, bits=2, normalize="none")
+    res = solve(raw, backend="sa", seed=0)
+    assert res.info.trivial == (True,) and "trivial ground state" in (res.info.note or "")
+    assert "normalize='standardise'" in (res.info.note or "") and res.info.num_reads == 100
+    assert res.info.as_dict()["trivial"] == [True]
+    default = solve(lower_attention(ex.q, ex.k, ex.v, bits=2), backend="exact")
+    assert default.info.trivial == (False,) and default.info.note is None and default.info.num_reads == 1
+    assert 0 < int((default.weights > 0).sum()) < default.weights.size  # a strict subset of the tokens
+    unchecked = solve(raw, backend="exact", check_trivial=False)
+    assert unchecked.info.trivial == () and unchecked.info.note is None

@@ -163,8 +163,13 @@ def test_fit_reasons_per_kind() -> None:
     bigger = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 9, 4)), bits=4).ir  # 72 variables
     fit = get_target("chimera-c16").fit(bigger)
     assert fit.fits is None and "72 variables > largest clique K_64" in fit.reason
-    fit = get_target("cim-550").fit(ir)
-    assert fit.fits is True and fit.qubits_needed == 65  # the ancilla carries the fields
+    fit = get_target("cim-550").fit(ir, field_ancillas=1)
+    assert fit.size_fits is True and fit.qubits_needed == 65  # the ancilla carries the fields
+    assert fit.precision is not None and fit.precision.field_ancillas == 1
+    auto = get_target("cim-550").fit(ir)  # 'auto': more ancillas share the fields
+    assert auto.qubits_needed == 64 + get_target("cim-550").field_ancillas(ir) > 65
+    if auto.precision is not None and auto.precision.fits is False:  # q=4 is too fine for 8 bits here
+        assert auto.fits is False and auto.size_fits is True and "bits of coupler precision" in auto.reason
     small = Target(name="sv", kind="simulator", topology="none", num_qubits=20, h_range=(-1, 1), j_range=(-1, 1))
     fit = small.fit(ir)
     assert fit.fits is False and "64 qubits needed > 20" in fit.reason

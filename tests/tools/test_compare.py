@@ -117,3 +117,68 @@ def test_bad_arguments(problem) -> None:  # type: ignore[no-untyped-def]
         compare(problem, backends=("sa",), num_reads=0, progress=False)
     with pytest.raises(InvalidInputError, match="AttentionProblem"):
         compare(problem.ir, backends=("sa",), progress=False)  # type: ignore[arg-type]
+
+
+def test_defaults_estimates_and_time_limit() -> None:
+    from qama_compile.tools.compare import DEFAULT_BACKENDS
+
+    small = lower_attention(*np.random.default_rng(3).normal(size=(3, 1, 2, 3, 4)), bits=1)  # 6 variables
+    seen: dict[str, float | None] = {}
+    res = compare(small, progress=False, on_estimates=seen.update)
+    assert res.info["backends"] == list(DEFAULT_BACKENDS) and "qaoa" not in DEFAULT_BACKENDS
+    assert set(seen) == set(DEFAULT_BACKENDS) and all(v is not None and v > 0 for v in seen.values())
+    reads = {r["backend"]: r["reads"] for r in res.rows}
+    assert reads == {"exact": 1, "cim": 100, "sa": 100, "tabu": 10, "steepest": 100}  # each backend's default
+    assert res.info["estimated_time_s"] == seen and res.info["time_limit_s"] == 180.0
+    # a limit below sa's estimate skips sa (a row with the estimate), the others still run
+    limit = seen["sa"] / 2  # type: ignore[operator]
+    res = compare(small, backends=("sa", "exact"), progress=False, time_limit=limit)
+    sa, exact = res.rows
+    assert sa["status"] == "skipped" and "estimated" in sa["reason"] and "time limit" in sa["reason"]
+    assert sa["best_energy"] is None and exact["status"] == "ok"
+    text = res.table()
+    assert "problem 0 sa (skipped): estimated" in text and "\n    fix: raise the time limit" in text
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert len(res.table(wide=True).splitlines()[0]) > len(text.splitlines()[0])
+
+
+def test_estimates_follow_the_cost_models() -> None:
+    from qama_compile.runtime.registry import get_backend
+    from qama_compile.runtime.sampling import estimate_time_s
+
+    ir = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 4, 4)), bits=2).ir  # 16 variables
+    sa = get_backend("sa")
+    assert estimate_time_s(sa, ir, num_reads=200) == pytest.approx(2 * estimate_time_s(sa, ir, num_reads=100))
+    assert estimate_time_s(sa, ir, num_reads=10, num_sweeps=100) == pytest.approx(
+        estimate_time_s(sa, ir, num_reads=10) / 10
+    )
+    assert estimate_time_s(get_backend("tabu", timeout=20), ir, num_reads=5) == pytest.approx(0.1)
+    exact = get_backend("exact")
+    big = lower_attention(*np.random.default_rng(0).normal(size=(3, 2, 8, 4)), bits=2).ir  # 32 variables
+    assert estimate_time_s(exact, big) == math.inf
+    assert estimate_time_s(get_backend("cim"), big) > estimate_time_s(get_backend("cim"), ir)
+
+
+def test_inner_progress_reports_the_backend_and_the_clock() -> None:
+    from qama_compile.tools.compare import _inner_progress
+
+    class Bar:
+        def __init__(self) -> None:
+            self.shown: list[str] = []
+
+        def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+            self.shown.append(text)
+
+    bar = Bar()
+    with _inner_progress(bar, 12.0, enabled=True) as report:
+        report(3, 10)
+    assert any(s.startswith("30% (3/10)") and "of ~12 s" in s for s in bar.shown)
+    assert bar.shown[-1] == ""  # cleared when the run ends
+
+
+def test_trivial_problems_are_said() -> None:
+    ex = lower_attention(*np.random.default_rng(0).normal(size=(3, 1, 4, 8)), bits=1, normalize="none")
+    res = compare(ex, backends=("exact",), progress=False)
+    assert res.info["trivial"] == [True] and "trivial ground state" in res.info["note"]
+    assert "note: trivial ground state" in res.table()
+    assert compare(ex.select([0]), backends=("exact",), progress=False).info["note"] is not None

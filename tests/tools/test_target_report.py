@@ -9,6 +9,7 @@ import pytest
 
 from qama_compile import lower_attention
 from qama_compile.errors import InvalidInputError
+from qama_compile.targets import get_target
 from qama_compile.tools.target_report import inspect_targets, largest_fitting, qama_counts, sweep
 
 
@@ -24,8 +25,12 @@ def test_rows_per_target(problem) -> None:  # type: ignore[no-untyped-def]
     assert adv["fits"] and adv["physical_qubits"] >= 12 and adv["max_chain_length"] >= 1
     assert adv["largest_tokens"] == 180 // (2 * 2) and adv["levels"] == "analog"
     cim = rows["cim-550"]
-    assert cim["physical_qubits"] == 13 and cim["levels"] == 255 and cim["max_coefficient_error"] > 0
-    assert cim["largest_tokens"] == (550 - 1) // 4
+    ancillas = get_target("cim-550").field_ancillas(problem.ir.select([0]))
+    assert cim["physical_qubits"] == 12 + ancillas and cim["levels"] == 255 and cim["max_coefficient_error"] > 0
+    assert cim["largest_tokens"] == (550 - 1) // 4 and cim["field_ancillas"] == ancillas
+    assert cim["coupler_bits"] == 8 and cim["bits_needed"] <= 8 and cim["fits"] is True
+    assert 0 <= cim["zeroed_fraction"] <= 0.05 and cim["largest_bits"] >= 2
+    assert adv["bits_needed"] is not None and adv["zeroed_fraction"] is None  # analog: nothing rounded
     sv = rows["aer-statevector"]
     assert sv["statevector_bytes"] == 16 * 2**12
 
