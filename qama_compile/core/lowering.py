@@ -6,6 +6,13 @@
 >>> problem = lower_attention(q, k, v, bits=2)
 >>> problem.shape, problem.ir.num_variables
 ((1, 2, 4, 2), 16)
+
+How it runs: every output array is allocated once, then each (problem, head) is one task
+on a small thread pool (:mod:`.parallel`): its couplings ``J`` (:class:`.hamiltonian.JSKernel`),
+fields ``h``, normalisation and softmax attention are computed in cache-sized pieces and its
+dense QUBO block is written straight into its final place in ``ir.blocks``. Nothing of the
+output's size is copied, and validation never re-reads the output: the inputs are checked
+once, and overflow is decided from each head's largest coupling before its block is written.
 """
 
 from __future__ import annotations
@@ -17,8 +24,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import InvalidInputError, ProblemTooLargeError
-from .hamiltonian import EPS, Normalize, bit_weights, js_coupling, normalise, softmax, value_entropy
+from .hamiltonian import (
+    EPS,
+    JSKernel,
+    Normalize,
+    Precision,
+    bit_weights,
+    check_normalize,
+    check_precision,
+    normalise_inplace,
+    value_entropy,
+)
 from .ir import QuadraticIR
+from .parallel import MAX_WORKERS, resolve_workers, run_tasks
 from .problem import AttentionProblem
 
 
@@ -29,8 +47,12 @@ def _physical_memory() -> int:
         return 8 << 30
 
 
-def as_array(x: Any, name: str) -> NDArray[np.float64]:
-    """A finite float64 numpy copy of ``x`` (numpy array, nested list or torch tensor)."""
+def _as_numeric(x: Any, name: str) -> NDArray[Any]:
+    """``x`` (numpy array, nested list or torch tensor) as a finite real float array.
+
+    Float arrays of up to 64 bits are used as they are (never copied, never written to);
+    integers and booleans become float64.
+    """
     if hasattr(x, "detach") and hasattr(x, "cpu"):  # torch tensor, without importing torch
         x = x.detach().cpu().numpy()
     try:
@@ -53,12 +75,21 @@ def as_array(x: Any, name: str) -> NDArray[np.float64]:
             fix="pass the real part (np.real) if that is what you mean",
             tensor=name,
         )
-    if arr.dtype.kind == "b":
+    if arr.dtype.kind != "f" or arr.dtype.itemsize > 8:
         arr = arr.astype(np.float64)
-    out = np.array(arr, dtype=np.float64, copy=True)
-    bad = ~np.isfinite(out)
+    _check_finite(arr, name)
+    return arr
+
+
+def _check_finite(arr: NDArray[Any], name: str) -> None:
+    # One reduction: any NaN or infinity makes the sum non-finite. Only then (or when finite
+    # values overflow the sum) is the array scanned entry by entry to name the culprit.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(arr, axis=None)):
+            return
+    bad = ~np.isfinite(arr)
     if bad.any():
-        kind = "NaN" if np.isnan(out).any() else "infinite values"
+        kind = "NaN" if np.isnan(arr).any() else "infinite values"
         first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise InvalidInputError(
             f"tensor '{name}' contains {kind} ({int(bad.sum())} entries, first at index {first})",
@@ -66,10 +97,14 @@ def as_array(x: Any, name: str) -> NDArray[np.float64]:
             tensor=name,
             index=first,
         )
-    return out
 
 
-def _as_batch(x: NDArray[np.float64], name: str) -> NDArray[np.float64]:
+def as_array(x: Any, name: str) -> NDArray[np.float64]:
+    """A finite float64 numpy copy of ``x`` (numpy array, nested list or torch tensor)."""
+    return np.array(_as_numeric(x, name), dtype=np.float64, copy=True)
+
+
+def _as_batch(x: NDArray[Any], name: str) -> NDArray[Any]:
     if x.ndim == 2:
         return x[None, None]
     if x.ndim == 3:
@@ -85,13 +120,136 @@ def _as_batch(x: NDArray[np.float64], name: str) -> NDArray[np.float64]:
 
 
 def estimate_lowering_bytes(batch: int, heads: int, tokens: int, dim: int, bits: int) -> int:
-    """Peak bytes :func:`lower_attention` needs (IR blocks, temporaries, J/h, softmax)."""
+    """Peak bytes :func:`lower_attention` needs, an upper bound.
+
+    The output (IR blocks, linear terms and head penalty; couplings, fields and attention),
+    float64 copies of the three inputs (made only for non-float inputs) and the per-thread
+    buffers of up to 8 threads. For float inputs the measured peak is the output plus a few MB.
+    """
     n = tokens * bits
-    blocks = batch * heads * n * n * 8
-    pairs = batch * heads * tokens * tokens * 8
-    tensors = batch * heads * tokens * dim * 8  # softmaxes and their floored copies
-    js_work = 2 * 8 * max(1 << 17, tokens * dim) * 8  # two reused buffers per worker thread (<= 8)
-    return 3 * blocks + 4 * pairs + 6 * tensors + js_work
+    per_problem = heads * n * n + 2 * heads * tokens * tokens + heads * tokens + heads * n + 1
+    penalty_pairs = heads * (heads - 1) // 2 * n
+    output = 8 * batch * (per_problem + penalty_pairs) + 16 * penalty_pairs + 24 * heads * n
+    inputs = 3 * 8 * batch * heads * tokens * dim
+    per_thread = JSKernel.workspace_bytes(tokens, tokens, dim) + _QuboWriter.workspace_bytes(tokens, bits)
+    return output + inputs + MAX_WORKERS * per_thread
+
+
+def _check_scalars(**values: Any) -> None:
+    for name, value in values.items():
+        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
+            raise InvalidInputError(
+                f"{name} must be a real number, got {value!r}", fix=f"pass a finite float {name}", parameter=name
+            )
+        if not np.isfinite(value):
+            raise InvalidInputError(f"{name} must be finite, got {value}", fix=f"pass a finite {name}")
+
+
+class _Overflow(ArithmeticError):
+    """A head's QUBO coefficients do not fit in float64 (raised inside a worker)."""
+
+
+def _overflow_error(alpha: float, beta: float, penalty: float) -> InvalidInputError:
+    return InvalidInputError(
+        f"the QUBO coefficients overflow float64 (alpha={alpha:g}, beta={beta:g}, penalty={penalty:g})",
+        fix="use smaller alpha, beta and penalty (the ground state does not change under a common scale)",
+    )
+
+
+class _HeadState:
+    """Per-thread buffers: the JS kernel and the QUBO writer's small scratch arrays."""
+
+    def __init__(self, tokens: int, dim: int, bits: int, dtype: np.dtype[Any] | None) -> None:
+        self.kernel = JSKernel(tokens, tokens, dim, dtype) if dtype is not None else None
+        self.sym = np.empty((tokens, tokens))
+        self.spread = np.empty((tokens, tokens * bits))
+        self.upper = np.triu(np.ones((tokens, tokens)), k=1)
+
+
+class _QuboWriter:
+    """Writes one head's dense block and linear terms straight into the batch's arrays.
+
+    Variable ``(t, i, r)`` has index ``(t * N + i) * bits + r``. With ``M[(i,r),(j,s)] =
+    -alpha J_ij c_r c_s`` the block keeps ``M + M^T`` strictly above the diagonal: token
+    pairs ``i < j`` get ``-alpha (J_ij + J_ji) c_r c_s``, bit pairs ``r < s`` of one token
+    get ``-2 alpha J_ii c_r c_s``, and ``-alpha J_ii c_r^2`` joins the linear term (x^2 = x).
+    """
+
+    def __init__(self, batch: int, heads: int, tokens: int, bits: int, alpha: float, beta: float) -> None:
+        self.tokens, self.bits, self.size = tokens, bits, tokens * bits
+        self.c = bit_weights(bits)
+        self.alpha_c = -alpha * self.c  # [q]
+        self.alpha_cc = -alpha * self.c * self.c  # [q]
+        self.beta_c = -beta * self.c  # [q]
+        with np.errstate(over="ignore", invalid="ignore"):  # a huge alpha is reported by write()
+            self.self_pairs = (-2.0 * alpha) * np.triu(np.outer(self.c, self.c), k=1)  # [q, q]
+        self.largest_alpha_c = float(np.abs(self.alpha_c).max())
+        self.token = np.arange(tokens)
+        self.blocks = np.empty((batch, heads, self.size, self.size))
+        self.linear = np.empty((batch, heads * self.size))
+
+    @staticmethod
+    def workspace_bytes(tokens: int, bits: int) -> int:
+        return 8 * (2 * tokens * tokens + tokens * tokens * bits + 2 * tokens * bits * bits)
+
+    def write(self, b: int, t: int, j: NDArray[np.float64], h: NDArray[np.float64], state: _HeadState) -> None:
+        n_tok, q, n = self.tokens, self.bits, self.size
+        sym = state.sym
+        np.add(j, j.T, out=sym)
+        np.multiply(sym, state.upper, out=sym)  # token pairs i < j only
+        # Every block entry is fl(fl(sym_ij * alpha_c_s) * c_r) with 0 < c_r <= 1, and rounding
+        # is monotone, so the block overflows exactly when its largest |sym| times max |alpha c| does.
+        largest = max(float(sym.max()), -float(sym.min())) * self.largest_alpha_c
+        diag = np.diagonal(j)
+        own = diag[:, None, None] * self.self_pairs  # [N, q, q]
+        lin = np.multiply(h[:, None], self.beta_c)
+        lin += diag[:, None] * self.alpha_cc
+        if not (np.isfinite(largest) and np.isfinite(own).all() and np.isfinite(lin).all()):
+            raise _Overflow
+        spread = state.spread.reshape(n_tok, n_tok, q)
+        for s in range(q):  # spread[i, j, s] = -alpha sym_ij c_s, the row pattern of every bit r
+            np.multiply(sym, self.alpha_c[s], out=spread[:, :, s])
+        block = self.blocks[b, t]
+        # Rows (i, r) of the block are c_r * spread[i]: one pass over the block, 4 KB-long inner loops.
+        np.multiply(state.spread[:, None, :], self.c[None, :, None], out=block.reshape(n_tok, q, n))
+        block.reshape(n_tok, q, n_tok, q)[self.token, :, self.token, :] = own
+        self.linear[b, t * n : (t + 1) * n] = lin.reshape(-1)
+
+    def ir(self, heads: int, penalty: float) -> QuadraticIR:
+        batch, n = self.blocks.shape[0], self.size
+        rows, cols, data = head_penalty_couplings(heads, n, penalty)
+        labels = np.stack(
+            np.meshgrid(np.arange(heads), np.arange(self.tokens), np.arange(self.bits), indexing="ij"), axis=-1
+        ).reshape(-1, 3)
+        return QuadraticIR._owned(
+            vartype="BINARY",
+            linear=self.linear,
+            offset=np.zeros(batch),
+            blocks=self.blocks,
+            rows=rows,
+            cols=cols,
+            data=np.repeat(data[None, :], batch, axis=0),
+            labels=labels,
+            label_fields=("head", "token", "bit"),
+            meta={"kind": "qama", "heads": heads, "tokens": self.tokens, "bits": self.bits},
+        )
+
+
+#: OpenBLAS runs a product with m*n*k at most 4 * 65536 on the calling thread; larger ones
+#: start its own threads, which fight with the lowering's workers (10-100x slower on 2 cores).
+_BLAS_SINGLE_THREAD_WORK = 4 * 65536
+
+
+def _attention_into(q: NDArray[np.float64], k: NDArray[np.float64], out: NDArray[np.float64]) -> None:
+    """``out = softmax(q k^T / sqrt(d))`` row-wise, in place."""
+    n, d = q.shape
+    rows = max(1, _BLAS_SINGLE_THREAD_WORK // max(1, k.shape[0] * d))
+    for start in range(0, n, rows):
+        np.matmul(q[start : start + rows], k.T, out=out[start : start + rows])
+    out -= out.max(axis=1, keepdims=True)
+    out *= 1.0 / np.sqrt(q.shape[1])
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
 
 
 def lower_attention(
@@ -105,35 +263,42 @@ def lower_attention(
     penalty: float = 2.0,
     normalize: Normalize | None = None,
     eps: float = EPS,
+    precision: Precision = "float32",
+    workers: int | None = None,
     max_bytes: int | None = None,
 ) -> AttentionProblem:
     """Lower attention tensors to the QAMA QUBO of DESIGN.md section 2.
 
     Args:
         q, k, v: ``[N, d]`` (one head), ``[H, N, d]`` or ``[B, H, N, d]``; numpy arrays,
-            nested lists or torch tensors. ``q`` and ``k`` must have equal shapes; ``v`` the
-            same leading axes and tokens (its last axis may differ).
+            nested lists or torch tensors (float16/32/64 are read as they are, never copied).
+            ``q`` and ``k`` must have equal shapes; ``v`` the same leading axes and tokens
+            (its last axis may differ).
         bits: binary variables per (head, token), 1..8.
         alpha, beta, penalty: weights of the coupling, field and head-penalty terms.
         normalize: ``None``/``"none"``, ``"standardise"`` or ``"minmax"`` for J's
-            off-diagonal and h.
+            off-diagonal and h (per problem and head).
+        precision: arithmetic of the ``B*H*N*N*d`` Jensen-Shannon work. ``"float32"``
+            (default, about 2.5x faster there) leaves each raw ``J`` within
+            :data:`~qama_compile.core.hamiltonian.FLOAT32_JS_TOLERANCE` (2e-6 bits) of the
+            float64 value; softmaxes, entropies, fields, normalisation and every output
+            array stay float64. ``"float64"`` is exact to float64 rounding: use it when
+            the couplings of a head are themselves tiny (near-uniform softmaxes) and
+            normalisation would magnify that error.
+        workers: threads (default: every CPU this process may use, at most 8).
         max_bytes: refuse (before allocating) if the estimate exceeds this; default half
             the physical memory.
 
     Returns:
         An :class:`AttentionProblem` with ``B`` problems of ``H*N*bits`` binary variables.
     """
-    c = bit_weights(bits)
-    for name, value in (("alpha", alpha), ("beta", beta), ("penalty", penalty), ("eps", eps)):
-        if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
-            raise InvalidInputError(
-                f"{name} must be a real number, got {value!r}", fix=f"pass a finite float {name}", parameter=name
-            )
-        if not np.isfinite(value):
-            raise InvalidInputError(f"{name} must be finite, got {value}", fix=f"pass a finite {name}")
+    _check_scalars(alpha=alpha, beta=beta, penalty=penalty, eps=eps)
     if eps <= 0:
         raise InvalidInputError(f"eps must be positive, got {eps}", fix="use a small positive eps like 1e-8")
-    qa, ka, va = (_as_batch(as_array(x, n), n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
+    bit_weights(bits)
+    dtype = check_precision(precision)
+    check_normalize(normalize)
+    qa, ka, va = (_as_batch(_as_numeric(x, n), n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
     if qa.shape != ka.shape:
         raise InvalidInputError(
             f"q and k must have the same shape, got q {qa.shape} and k {ka.shape}",
@@ -163,18 +328,31 @@ def lower_attention(
             limit=limit,
             unit="bytes",
         )
+    n_workers = resolve_workers(workers, b * h)
 
-    couplings, fields = normalise(js_coupling(qa, ka), value_entropy(va, eps=eps), normalize)
-    attention = softmax(np.einsum("bhid,bhjd->bhij", qa, ka) / np.sqrt(d))
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected and reported just below
-        ir = build_qama_ir(couplings, fields, bits=bits, alpha=alpha, beta=beta, penalty=penalty, c=c)
-    if not all(np.isfinite(a).all() for a in (ir.linear, ir.blocks, ir.data)):
-        raise InvalidInputError(
-            f"the QUBO coefficients overflow float64 (alpha={alpha:g}, beta={beta:g}, penalty={penalty:g})",
-            fix="use smaller alpha, beta and penalty (the ground state does not change under a common scale)",
-        )
+    writer = _QuboWriter(b, h, n_tok, bits, alpha, beta)
+    couplings = np.empty((b, h, n_tok, n_tok))
+    fields = np.empty((b, h, n_tok))
+    attention = np.empty((b, h, n_tok, n_tok))
+
+    def task(index: int, state: _HeadState) -> None:
+        i, t = divmod(index, h)
+        q64 = np.asarray(qa[i, t], dtype=np.float64)
+        k64 = np.asarray(ka[i, t], dtype=np.float64)
+        assert state.kernel is not None
+        state.kernel(q64, k64, couplings[i, t])
+        fields[i, t] = value_entropy(va[i, t], eps=eps)
+        normalise_inplace(couplings[i, t], fields[i, t], normalize)
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected and reported by write
+            writer.write(i, t, couplings[i, t], fields[i, t], state)
+        _attention_into(q64, k64, attention[i, t])
+
+    try:
+        run_tasks(b * h, task, workers=n_workers, state=lambda: _HeadState(n_tok, d, bits, dtype))
+    except _Overflow:
+        raise _overflow_error(alpha, beta, penalty) from None
     return AttentionProblem(
-        ir=ir,
+        ir=writer.ir(h, penalty),
         couplings=couplings,
         fields=fields,
         attention=attention,
@@ -195,44 +373,33 @@ def build_qama_ir(
     beta: float,
     penalty: float,
     c: NDArray[np.float64] | None = None,
+    workers: int | None = None,
 ) -> QuadraticIR:
     """The QUBO IR from ``J [B, H, N, N]`` and ``h [B, H, N]`` (no loops over variables).
 
     Variable ``(t, i, r)`` has index ``(t * N + i) * bits + r``; block ``t`` holds head t.
+    ``c`` is accepted for compatibility and must equal ``bit_weights(bits)``.
     """
-    c = bit_weights(bits) if c is None else c
-    b, h, n_tok, _ = couplings.shape
-    n = n_tok * bits
-    cc = np.outer(c, c)  # [q, q]
-    # M[(i,r),(j,s)] = -alpha J_ij c_r c_s; the QUBO keeps M + M^T strictly above the diagonal:
-    # token pairs i < j get -alpha (J_ij + J_ji) c_r c_s, and bit pairs r < s of one token get
-    # -alpha 2 J_ii c_r c_s. Built in one pass over the [B, H, Nq, Nq] blocks.
-    sym_upper = np.triu(couplings + np.swapaxes(couplings, -1, -2), k=1)
-    blocks6 = np.multiply(
-        sym_upper[:, :, :, None, :, None], (-alpha) * cc[None, None, None, :, None, :]
-    )  # [B, H, N, q, N, q]
-    tok = np.arange(n_tok)
-    self_pairs = (-2.0 * alpha) * np.einsum("bhii->ibh", couplings)[..., None, None] * np.triu(cc, k=1)
-    blocks6[:, :, tok, :, tok, :] = self_pairs  # advanced indices first: [N, B, H, q, q]
-    blocks = blocks6.reshape(b, h, n, n)
-    diag_self = (-alpha) * np.einsum("bhii->bhi", couplings)[..., None] * (c * c)  # x^2 = x
-    linear = (-beta) * fields[..., None] * c + diag_self  # [B, H, N, q]
-    rows, cols, data = head_penalty_couplings(h, n, penalty)
-    labels = np.stack(np.meshgrid(np.arange(h), np.arange(n_tok), np.arange(bits), indexing="ij"), axis=-1).reshape(
-        -1, 3
-    )
-    return QuadraticIR._owned(
-        vartype="BINARY",
-        linear=linear.reshape(b, h * n),
-        offset=np.zeros(b),
-        blocks=blocks,
-        rows=rows,
-        cols=cols,
-        data=np.broadcast_to(data, (b, data.size)),
-        labels=labels,
-        label_fields=("head", "token", "bit"),
-        meta={"kind": "qama", "heads": h, "tokens": n_tok, "bits": bits},
-    )
+    if c is not None and not np.array_equal(np.asarray(c), bit_weights(bits)):
+        raise InvalidInputError("c must be bit_weights(bits)", fix="omit c")
+    _check_scalars(alpha=alpha, beta=beta, penalty=penalty)
+    j = np.asarray(couplings, dtype=np.float64)
+    hv = np.asarray(fields, dtype=np.float64)
+    b, h, n_tok, _ = j.shape
+    writer = _QuboWriter(b, h, n_tok, bits, alpha, beta)
+
+    def task(index: int, state: _HeadState) -> None:
+        i, t = divmod(index, h)
+        with np.errstate(over="ignore", invalid="ignore"):
+            writer.write(i, t, j[i, t], hv[i, t], state)
+
+    try:
+        run_tasks(
+            b * h, task, workers=resolve_workers(workers, b * h), state=lambda: _HeadState(n_tok, 0, bits, None)
+        )
+    except _Overflow:
+        raise _overflow_error(alpha, beta, penalty) from None
+    return writer.ir(h, penalty)
 
 
 def head_penalty_couplings(
