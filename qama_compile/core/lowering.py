@@ -33,6 +33,7 @@ from .hamiltonian import (
     check_normalize,
     check_precision,
     normalise_inplace,
+    plan_tasks,
     value_entropy,
 )
 from .ir import QuadraticIR
@@ -131,7 +132,10 @@ def estimate_lowering_bytes(batch: int, heads: int, tokens: int, dim: int, bits:
     penalty_pairs = heads * (heads - 1) // 2 * n
     output = 8 * batch * (per_problem + penalty_pairs) + 16 * penalty_pairs + 24 * heads * n
     inputs = 3 * 8 * batch * heads * tokens * dim
-    per_thread = JSKernel.workspace_bytes(tokens, tokens, dim) + _QuboWriter.workspace_bytes(tokens, bits)
+    group = plan_tasks(batch * heads, tokens * tokens * max(dim, bits), 1)[1]
+    per_thread = JSKernel.workspace_bytes(tokens, tokens, dim, heads=group) + _QuboWriter.workspace_bytes(
+        tokens, bits, group
+    )
     return output + inputs + MAX_WORKERS * per_thread
 
 
@@ -156,23 +160,24 @@ def _overflow_error(alpha: float, beta: float, penalty: float) -> InvalidInputEr
     )
 
 
-class _HeadState:
-    """Per-thread buffers: the JS kernel and the QUBO writer's small scratch arrays."""
+class _GroupState:
+    """Per-thread buffers for up to ``heads`` heads: the JS kernel and the QUBO writer's scratch arrays."""
 
-    def __init__(self, tokens: int, dim: int, bits: int, dtype: np.dtype[Any] | None) -> None:
-        self.kernel = JSKernel(tokens, tokens, dim, dtype) if dtype is not None else None
-        self.sym = np.empty((tokens, tokens))
-        self.spread = np.empty((tokens, tokens * bits))
+    def __init__(self, heads: int, tokens: int, dim: int, bits: int, dtype: np.dtype[Any] | None) -> None:
+        self.kernel = JSKernel(tokens, tokens, dim, dtype, heads=heads) if dtype is not None else None
+        self.sym = np.empty((heads, tokens, tokens))
+        self.spread = np.empty((heads, tokens, tokens * bits))
         self.upper = np.triu(np.ones((tokens, tokens)), k=1)
 
 
 class _QuboWriter:
-    """Writes one head's dense block and linear terms straight into the batch's arrays.
+    """Writes the dense blocks and linear terms of a run of heads straight into the batch's arrays.
 
     Variable ``(t, i, r)`` has index ``(t * N + i) * bits + r``. With ``M[(i,r),(j,s)] =
     -alpha J_ij c_r c_s`` the block keeps ``M + M^T`` strictly above the diagonal: token
     pairs ``i < j`` get ``-alpha (J_ij + J_ji) c_r c_s``, bit pairs ``r < s`` of one token
     get ``-2 alpha J_ii c_r c_s``, and ``-alpha J_ii c_r^2`` joins the linear term (x^2 = x).
+    Heads are numbered ``b * H + t`` (problem ``b``, head ``t``).
     """
 
     def __init__(self, batch: int, heads: int, tokens: int, bits: int, alpha: float, beta: float) -> None:
@@ -187,33 +192,38 @@ class _QuboWriter:
         self.token = np.arange(tokens)
         self.blocks = np.empty((batch, heads, self.size, self.size))
         self.linear = np.empty((batch, heads * self.size))
+        self._blocks = self.blocks.reshape(batch * heads, self.size, self.size)
+        self._linear = self.linear.reshape(batch * heads, self.size)
 
     @staticmethod
-    def workspace_bytes(tokens: int, bits: int) -> int:
-        return 8 * (2 * tokens * tokens + tokens * tokens * bits + 2 * tokens * bits * bits)
+    def workspace_bytes(tokens: int, bits: int, heads: int = 1) -> int:
+        return 8 * heads * (2 * tokens * tokens + tokens * tokens * bits + 3 * tokens * bits * bits)
 
-    def write(self, b: int, t: int, j: NDArray[np.float64], h: NDArray[np.float64], state: _HeadState) -> None:
+    def write(self, heads: slice, j: NDArray[np.float64], h: NDArray[np.float64], state: _GroupState) -> None:
+        """Heads ``heads`` from their couplings ``j [G, N, N]`` and fields ``h [G, N]``."""
+        g = j.shape[0]
         n_tok, q, n = self.tokens, self.bits, self.size
-        sym = state.sym
-        np.add(j, j.T, out=sym)
+        sym = state.sym[:g]
+        np.add(j, j.swapaxes(1, 2), out=sym)
         np.multiply(sym, state.upper, out=sym)  # token pairs i < j only
         # Every block entry is fl(fl(sym_ij * alpha_c_s) * c_r) with 0 < c_r <= 1, and rounding
-        # is monotone, so the block overflows exactly when its largest |sym| times max |alpha c| does.
+        # is monotone, so a block overflows exactly when its largest |sym| times max |alpha c| does.
         largest = max(float(sym.max()), -float(sym.min())) * self.largest_alpha_c
-        diag = np.diagonal(j)
-        own = diag[:, None, None] * self.self_pairs  # [N, q, q]
-        lin = np.multiply(h[:, None], self.beta_c)
-        lin += diag[:, None] * self.alpha_cc
+        diag = np.diagonal(j, axis1=1, axis2=2)  # [G, N]
+        own = diag[:, :, None, None] * self.self_pairs  # [G, N, q, q]
+        lin = np.multiply(h[:, :, None], self.beta_c)  # [G, N, q]
+        lin += diag[:, :, None] * self.alpha_cc
         if not (np.isfinite(largest) and np.isfinite(own).all() and np.isfinite(lin).all()):
             raise _Overflow
-        spread = state.spread.reshape(n_tok, n_tok, q)
-        for s in range(q):  # spread[i, j, s] = -alpha sym_ij c_s, the row pattern of every bit r
-            np.multiply(sym, self.alpha_c[s], out=spread[:, :, s])
-        block = self.blocks[b, t]
-        # Rows (i, r) of the block are c_r * spread[i]: one pass over the block, 4 KB-long inner loops.
-        np.multiply(state.spread[:, None, :], self.c[None, :, None], out=block.reshape(n_tok, q, n))
-        block.reshape(n_tok, q, n_tok, q)[self.token, :, self.token, :] = own
-        self.linear[b, t * n : (t + 1) * n] = lin.reshape(-1)
+        spread = state.spread[:g].reshape(g, n_tok, n_tok, q)
+        for s in range(q):  # spread[., i, j, s] = -alpha sym_ij c_s, the row pattern of every bit r
+            np.multiply(sym, self.alpha_c[s], out=spread[:, :, :, s])
+        blocks = self._blocks[heads]
+        # Rows (i, r) of a block are c_r * spread[i]: one pass over the blocks, N*q-long inner loops.
+        np.multiply(state.spread[:g, :, None, :], self.c[None, None, :, None], out=blocks.reshape(g, n_tok, q, n))
+        # advanced indices apart put their axis first: [N, G, q, q]
+        blocks.reshape(g, n_tok, q, n_tok, q)[:, self.token, :, self.token, :] = own.swapaxes(0, 1)
+        self._linear[heads] = lin.reshape(g, n)
 
     def ir(self, heads: int, penalty: float) -> QuadraticIR:
         batch, n = self.blocks.shape[0], self.size
@@ -241,15 +251,20 @@ _BLAS_SINGLE_THREAD_WORK = 4 * 65536
 
 
 def _attention_into(q: NDArray[np.float64], k: NDArray[np.float64], out: NDArray[np.float64]) -> None:
-    """``out = softmax(q k^T / sqrt(d))`` row-wise, in place."""
-    n, d = q.shape
-    rows = max(1, _BLAS_SINGLE_THREAD_WORK // max(1, k.shape[0] * d))
-    for start in range(0, n, rows):
-        np.matmul(q[start : start + rows], k.T, out=out[start : start + rows])
-    out -= out.max(axis=1, keepdims=True)
-    out *= 1.0 / np.sqrt(q.shape[1])
+    """``out [G, N, N] = softmax(q k^T / sqrt(d))`` row-wise for ``q, k [G, N, d]``, in place."""
+    n, d = q.shape[1:]
+    kt = k.swapaxes(1, 2)
+    if n * n * d <= _BLAS_SINGLE_THREAD_WORK:
+        np.matmul(q, kt, out=out)
+    else:
+        rows = max(1, _BLAS_SINGLE_THREAD_WORK // (n * d))
+        for head in range(q.shape[0]):
+            for start in range(0, n, rows):
+                np.matmul(q[head, start : start + rows], kt[head], out=out[head, start : start + rows])
+    out -= out.max(axis=2, keepdims=True)
+    out *= 1.0 / np.sqrt(d)
     np.exp(out, out=out)
-    out /= out.sum(axis=1, keepdims=True)
+    out /= out.sum(axis=2, keepdims=True)
 
 
 def lower_attention(
@@ -328,27 +343,40 @@ def lower_attention(
             limit=limit,
             unit="bytes",
         )
-    n_workers = resolve_workers(workers, b * h)
+    n_workers, group = plan_tasks(b * h, n_tok * n_tok * max(d, bits), resolve_workers(workers, b * h))
 
     writer = _QuboWriter(b, h, n_tok, bits, alpha, beta)
     couplings = np.empty((b, h, n_tok, n_tok))
     fields = np.empty((b, h, n_tok))
     attention = np.empty((b, h, n_tok, n_tok))
+    # heads b * H + t; reshaping the inputs is a view unless they are not contiguous
+    q3, k3 = qa.reshape(b * h, n_tok, d), ka.reshape(b * h, n_tok, d)
+    v3 = va.reshape(b * h, n_tok, va.shape[3])
+    j3, h2, a3 = (
+        couplings.reshape(b * h, n_tok, n_tok),
+        fields.reshape(b * h, n_tok),
+        attention.reshape(-1, n_tok, n_tok),
+    )
 
-    def task(index: int, state: _HeadState) -> None:
-        i, t = divmod(index, h)
-        q64 = np.asarray(qa[i, t], dtype=np.float64)
-        k64 = np.asarray(ka[i, t], dtype=np.float64)
+    def task(index: int, state: _GroupState) -> None:
+        heads = slice(index * group, min(b * h, (index + 1) * group))
+        q64 = np.asarray(q3[heads], dtype=np.float64)
+        k64 = np.asarray(k3[heads], dtype=np.float64)
         assert state.kernel is not None
-        state.kernel(q64, k64, couplings[i, t])
-        fields[i, t] = value_entropy(va[i, t], eps=eps)
-        normalise_inplace(couplings[i, t], fields[i, t], normalize)
+        state.kernel(q64, k64, j3[heads])
+        h2[heads] = value_entropy(v3[heads], eps=eps)
+        normalise_inplace(j3[heads], h2[heads], normalize)
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is detected and reported by write
-            writer.write(i, t, couplings[i, t], fields[i, t], state)
-        _attention_into(q64, k64, attention[i, t])
+            writer.write(heads, j3[heads], h2[heads], state)
+        _attention_into(q64, k64, a3[heads])
 
     try:
-        run_tasks(b * h, task, workers=n_workers, state=lambda: _HeadState(n_tok, d, bits, dtype))
+        run_tasks(
+            -(-(b * h) // group),
+            task,
+            workers=n_workers,
+            state=lambda: _GroupState(group, n_tok, d, bits, dtype),
+        )
     except _Overflow:
         raise _overflow_error(alpha, beta, penalty) from None
     return AttentionProblem(
@@ -387,16 +415,16 @@ def build_qama_ir(
     hv = np.asarray(fields, dtype=np.float64)
     b, h, n_tok, _ = j.shape
     writer = _QuboWriter(b, h, n_tok, bits, alpha, beta)
+    n_workers, group = plan_tasks(b * h, n_tok * n_tok * bits, resolve_workers(workers, b * h))
+    j3, h2 = j.reshape(b * h, n_tok, n_tok), hv.reshape(b * h, n_tok)
 
-    def task(index: int, state: _HeadState) -> None:
-        i, t = divmod(index, h)
+    def task(index: int, state: _GroupState) -> None:
+        heads = slice(index * group, min(b * h, (index + 1) * group))
         with np.errstate(over="ignore", invalid="ignore"):
-            writer.write(i, t, j[i, t], hv[i, t], state)
+            writer.write(heads, j3[heads], h2[heads], state)
 
     try:
-        run_tasks(
-            b * h, task, workers=resolve_workers(workers, b * h), state=lambda: _HeadState(n_tok, 0, bits, None)
-        )
+        run_tasks(-(-(b * h) // group), task, workers=n_workers, state=lambda: _GroupState(group, n_tok, 0, bits, None))
     except _Overflow:
         raise _overflow_error(alpha, beta, penalty) from None
     return writer.ir(h, penalty)

@@ -56,7 +56,9 @@ def test_js_matches_scipy_pairwise(n: int, d: int, seed: int, scale: float) -> N
     mixed=st.booleans(),
     seed=st.integers(0, 2**31 - 1),
 )
-def test_js_float32_within_documented_tolerance(n: int, m: int, d: int, log_scale: float, mixed: bool, seed: int) -> None:
+def test_js_float32_within_documented_tolerance(
+    n: int, m: int, d: int, log_scale: float, mixed: bool, seed: int
+) -> None:
     """float32 J is within 4e-6 bits of float64 J and within 1e-3 of the head's spread."""
     rng = np.random.default_rng(seed)
     scale = 10.0 ** (rng.uniform(-3, 3, size=(2, 3, max(n, m), 1)) if mixed else log_scale)
@@ -91,18 +93,25 @@ def test_js_float32_falls_back_to_float64_on_near_uniform_heads(rng: np.random.G
 
 
 @pytest.mark.parametrize("precision", ["float32", "float64"])
-@pytest.mark.parametrize(("n", "m", "d"), [(3, 37, 3000), (2, 48, 1500), (5, 64, 1024), (9, 12, 7)])
-def test_js_kernel_blocks_rows_and_key_columns(precision: str, n: int, m: int, d: int) -> None:
-    """Workspace blocking over rows, over key columns (wide rows), with and without tiling."""
+@pytest.mark.parametrize(
+    ("heads", "n", "m", "d"),
+    [(2, 3, 37, 3000), (1, 2, 48, 1500), (2, 5, 64, 1024), (7, 9, 12, 7), (300, 3, 4, 5)],
+)
+def test_js_kernel_blocks_heads_rows_and_key_columns(precision: str, heads: int, n: int, m: int, d: int) -> None:
+    """Workspace blocks of several whole heads, of query rows, of key columns (wide rows), tiled or not."""
     rng = np.random.default_rng(n * m + d)
-    q = rng.normal(size=(n, d)) * 3
-    k = rng.normal(size=(m, d)) * 3
-    kernel = JSKernel(n, m, d, np.dtype(precision))
-    assert kernel.rows * kernel.cols * d <= max(d, (1 << 18) // kernel.dtype.itemsize)
-    out = np.empty((n, m))
+    q = rng.normal(size=(heads, n, d)) * 3
+    k = rng.normal(size=(heads, m, d)) * 3
+    kernel = JSKernel(n, m, d, np.dtype(precision), heads=heads)
+    assert kernel.group * kernel.rows * kernel.cols * d <= max(d, (1 << 18) // kernel.dtype.itemsize)
+    out = np.empty((heads, n, m))
     kernel(q, k, out)
     tol = 1e-9 if precision == "float64" else FLOAT32_JS_TOLERANCE
-    np.testing.assert_allclose(out, _scipy_js(q, k), rtol=0, atol=tol)
+    for t in range(0, heads, max(1, heads // 5)):
+        np.testing.assert_allclose(out[t], _scipy_js(q[t], k[t]), rtol=0, atol=tol)
+    part = np.empty((1, n, m))
+    kernel(q[-1:], k[-1:], part)  # fewer heads than the kernel holds
+    np.testing.assert_array_equal(part[0], out[-1])
 
 
 @pytest.mark.parametrize("precision", ["float32", "float64"])

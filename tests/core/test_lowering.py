@@ -87,7 +87,15 @@ def test_normalised_energy_equals_formula(
     q, k, v = rng.normal(size=(3, 1, heads, tokens, dim)) * 10.0**log_scale
     bits, alpha, beta, penalty = 2, 1.3, 0.7, 2.0
     problem = lower_attention(
-        q, k, v, bits=bits, alpha=alpha, beta=beta, penalty=penalty, normalize=mode, precision=precision  # type: ignore[arg-type]
+        q,
+        k,
+        v,
+        bits=bits,
+        alpha=alpha,
+        beta=beta,
+        penalty=penalty,
+        normalize=mode,
+        precision=precision,  # type: ignore[arg-type]
     )
     j = np.stack([_scipy_js(q[0, t], k[0, t]) for t in range(heads)])
     j_ref, h_ref = _masked_normalise(j, value_entropy(v[0]), mode)
@@ -230,7 +238,9 @@ def test_lowering_matches_its_stages(rng: np.random.Generator) -> None:
     """The fused lowering equals js_coupling -> normalise -> build_qama_ir, bit for bit."""
     q, k, v = rng.normal(size=(3, 2, 3, 5, 4))
     for mode in (None, "standardise", "minmax"):
-        problem = lower_attention(q, k, v, bits=3, alpha=0.8, beta=1.7, penalty=3.0, normalize=mode, precision="float64")
+        problem = lower_attention(
+            q, k, v, bits=3, alpha=0.8, beta=1.7, penalty=3.0, normalize=mode, precision="float64"
+        )
         j, h = normalise(js_coupling(q, k), value_entropy(v), mode)  # type: ignore[arg-type]
         np.testing.assert_allclose(problem.couplings, j, rtol=0, atol=1e-12)
         np.testing.assert_allclose(problem.fields, h, rtol=0, atol=1e-12)
@@ -267,7 +277,7 @@ def test_outputs_are_fresh_read_only_arrays(rng: np.random.Generator) -> None:
     for name in ("linear", "offset", "blocks", "rows", "cols", "data", "labels"):
         arr = getattr(ir, name)
         assert not arr.flags.writeable
-        assert arr.base is None or isinstance(arr.base, np.ndarray) and arr.base.flags.owndata
+        assert arr.base is None or (isinstance(arr.base, np.ndarray) and arr.base.flags.owndata)
         assert not any(np.shares_memory(arr, x) for x in (q, k, v))
     assert ir.data.strides[0] != 0  # a real [B, E] array, not a broadcast view
     assert not np.any(np.tril(ir.blocks))
