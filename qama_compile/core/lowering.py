@@ -100,11 +100,6 @@ def _check_finite(arr: NDArray[Any], name: str) -> None:
         )
 
 
-def as_array(x: Any, name: str) -> NDArray[np.float64]:
-    """A finite float64 numpy copy of ``x`` (numpy array, nested list or torch tensor)."""
-    return np.array(_as_numeric(x, name), dtype=np.float64, copy=True)
-
-
 def _as_batch(x: NDArray[Any], name: str) -> NDArray[Any]:
     if x.ndim == 2:
         return x[None, None]
