@@ -350,7 +350,7 @@ def normalise(
 
 
 def normalise_inplace(j: NDArray[np.float64], h: NDArray[np.float64], mode: Normalize | None) -> None:
-    """:func:`normalise` in place: ``j [..., N, N]`` and ``h [..., N]`` are overwritten.
+    """:func:`normalise` in place: ``j [..., N, N]`` and ``h [..., N]`` (C-contiguous) are overwritten.
 
     Statistics of the off-diagonal come from whole-matrix reductions minus the diagonal's
     share, so no masked copy of ``j`` is made.
@@ -358,7 +358,8 @@ def normalise_inplace(j: NDArray[np.float64], h: NDArray[np.float64], mode: Norm
     if mode in (None, "none"):
         return
     n = j.shape[-1]
-    flat = j.reshape(*j.shape[:-2], n * n)
+    flat = j.view()
+    flat.shape = (*j.shape[:-2], n * n)  # raises instead of silently reshaping a copy
     diag = flat[..., :: n + 1].copy()
     if n > 1:
         _scale(flat, diag, n * (n - 1), mode)
@@ -370,7 +371,7 @@ def _scale(x: NDArray[np.float64], skip: NDArray[np.float64] | None, count: int,
     """Scale ``x [..., L]`` in place by statistics of its entries minus those in ``skip``."""
     if count == 0:
         return
-    mag = np.abs(x).max(axis=-1, keepdims=True)
+    mag = np.maximum(x.max(axis=-1, keepdims=True), -x.min(axis=-1, keepdims=True))  # max |x|, no temporary
     if mode == "standardise":
         total = x.sum(axis=-1, keepdims=True) - (0.0 if skip is None else skip.sum(axis=-1, keepdims=True))
         mean = total / count

@@ -281,20 +281,23 @@ def lower_attention(
 
     Args:
         q, k, v: ``[N, d]`` (one head), ``[H, N, d]`` or ``[B, H, N, d]``; numpy arrays,
-            nested lists or torch tensors (float16/32/64 are read as they are, never copied).
-            ``q`` and ``k`` must have equal shapes; ``v`` the same leading axes and tokens
-            (its last axis may differ).
+            nested lists or torch tensors (contiguous float16/32/64 arrays are read in
+            place, never copied or written). ``q`` and ``k`` must have equal shapes; ``v``
+            the same leading axes and tokens (its last axis may differ).
         bits: binary variables per (head, token), 1..8.
         alpha, beta, penalty: weights of the coupling, field and head-penalty terms.
         normalize: ``None``/``"none"``, ``"standardise"`` or ``"minmax"`` for J's
             off-diagonal and h (per problem and head).
         precision: arithmetic of the ``B*H*N*N*d`` Jensen-Shannon work. ``"float32"``
-            (default, about 2.5x faster there) leaves each raw ``J`` within
-            :data:`~qama_compile.core.hamiltonian.FLOAT32_JS_TOLERANCE` (2e-6 bits) of the
-            float64 value; softmaxes, entropies, fields, normalisation and every output
-            array stay float64. ``"float64"`` is exact to float64 rounding: use it when
-            the couplings of a head are themselves tiny (near-uniform softmaxes) and
-            normalisation would magnify that error.
+            (default, about 2.5x faster there): each raw ``J`` is within
+            :data:`~qama_compile.core.hamiltonian.FLOAT32_JS_TOLERANCE` (4e-6 bits) of the
+            float64 value, and a head whose couplings have a standard deviation below
+            :data:`~qama_compile.core.hamiltonian.FLOAT32_MIN_SPREAD` (4e-3; near-uniform
+            softmaxes) is recomputed in float64, so normalisation never magnifies the
+            error beyond 1e-3 of that spread. Softmaxes, entropies, fields, normalisation
+            and every output array are float64 either way. ``"float64"``: exact to
+            rounding. The IR energy then differs from the float64 one by at most
+            ``alpha * max|dJ| * sum_t (sum_i w_ti)^2``.
         workers: threads (default: every CPU this process may use, at most 8).
         max_bytes: refuse (before allocating) if the estimate exceeds this; default half
             the physical memory.

@@ -240,6 +240,12 @@ def test_normalise_equals_masked_reference(n: int, mode: str, seed: int, signed:
     np.testing.assert_array_equal(hh, got_h)
 
 
+def test_normalise_inplace_refuses_a_non_contiguous_matrix(rng: np.random.Generator) -> None:
+    j = rng.random((2, 4, 4)).transpose(0, 2, 1)  # reshaping would copy: the in-place result would be lost
+    with pytest.raises(AttributeError):
+        normalise_inplace(j, rng.random((2, 4)), "standardise")
+
+
 @pytest.mark.parametrize("mode", ["standardise", "minmax"])
 def test_normalise_constant_up_to_rounding_maps_to_zero(mode: str) -> None:
     """0.1 is not representable: a naive mean leaves +-1e-17 residues that would divide to +-1."""
