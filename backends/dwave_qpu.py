@@ -52,6 +52,8 @@ import dimod
 import numpy as np
 from numpy.typing import NDArray
 
+from qama_compile.core.cliques import clique_capacity, clique_embedding, edge_array
+from qama_compile.core.graphs import lattice_graph, sampler_graph
 from qama_compile.errors import BackendError, InvalidInputError, ProblemTooLargeError
 
 __all__ = ["CHAIN_STRENGTH_METHODS", "DWaveBackend", "chain_strength_function", "find_token"]
@@ -218,7 +220,7 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
         self.chain_strength_prefactor = chain_strength_prefactor
         self.on_foreign = on_foreign
         self._lock = threading.Lock()
-        self._target: Any = None
+        self._graph: tuple[Any, str] | None = None
         self._working: _Structure | None = None
         self._ideal: _Structure | None = None
 
@@ -242,21 +244,25 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
             ) from exc
 
     # ------------------------------------------------------------------ the device
-    @property
-    def target(self) -> Any:
-        """``Target.from_sampler(self.child)``: the working graph, ranges and timing (built once)."""
+    def working_graph(self) -> tuple[Any, str]:
+        """The solver's frozen working graph and its graph id (built once; see
+        :func:`qama_compile.core.graphs.sampler_graph`). ``Target.from_sampler(sampler)`` describes
+        the same graph as a compilation target."""
         with self._lock:
-            if self._target is None:
-                from qama_compile.targets import Target
+            if self._graph is None:
+                self._graph = sampler_graph(self.child)
+            return self._graph
 
-                self._target = Target.from_sampler(self.child)
-            return self._target
+    @property
+    def _name(self) -> str:
+        props = getattr(self.child, "properties", None) or {}
+        return str(props.get("chip_id") or type(self.child).__name__)
 
     def _working_structure(self) -> _Structure:
         if self._working is None:
-            edges = self.target.edge_array()
-            nodes = np.asarray(sorted(self.target.graph().nodes), dtype=np.int64)
-            self._working = _Structure(nodes, edges)
+            g, gid = self.working_graph()
+            nodes = np.asarray(sorted(g.nodes), dtype=np.int64)
+            self._working = _Structure(nodes, edge_array(gid, g))
         return self._working
 
     def _ideal_structure(self) -> _Structure | None:
@@ -265,8 +271,6 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
             topo = (getattr(self.child, "properties", None) or {}).get("topology") or {}
             if topo.get("type") not in ("chimera", "pegasus", "zephyr") or topo.get("shape") is None:
                 return None
-            from qama_compile.targets.devices import lattice_graph
-
             g = lattice_graph(topo["type"], topo["shape"])
             nodes = np.fromiter(g.nodes, dtype=np.int64, count=g.number_of_nodes())
             self._ideal = _Structure(nodes, np.asarray(list(g.edges), dtype=np.int64).reshape(-1, 2))
@@ -300,18 +304,18 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
         if self.embedding is not None:
             return self.embedding, "fixed"
         n = bqm.num_variables
-        target = self.target
-        cap = target.largest_clique() if self.embedding_method in ("auto", "clique") else None
+        g, gid = self.working_graph()
+        cap = clique_capacity(gid, g) if self.embedding_method in ("auto", "clique") else None
         if self.embedding_method == "clique" and (cap is None or n > cap):
             raise ProblemTooLargeError(
-                f"the problem has {n} variables but the largest clique embeddable on {target.name} is K_{cap}",
+                f"the problem has {n} variables but the largest clique embeddable on {self._name} is K_{cap}",
                 fix="use embedding_method='heuristic' or 'auto', or decompose the problem",
                 size=n,
                 limit=cap,
                 unit="clique variables",
             )
         if cap is not None and n <= cap:
-            chains = target.clique_embedding(n)
+            chains = clique_embedding(gid, g, n)
             return {v: list(chains[i]) for i, v in enumerate(bqm.variables)}, "clique"
         import minorminer
         import networkx as nx
@@ -320,12 +324,12 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
         source.add_nodes_from(bqm.variables)
         source.add_edges_from(bqm.quadratic)
         found = minorminer.find_embedding(
-            source, target.graph(), random_seed=0 if seed is None else int(seed), timeout=self.embedding_timeout
+            source, g, random_seed=0 if seed is None else int(seed), timeout=self.embedding_timeout
         )
         if len(found) != n:
             raise BackendError(
                 f"minorminer.find_embedding found no embedding of the {n}-variable, {bqm.num_interactions}-coupler "
-                f"problem on {target.name} ({target.num_qubits} working qubits) within {self.embedding_timeout:g} s",
+                f"problem on {self._name} ({g.number_of_nodes()} working qubits) within {self.embedding_timeout:g} s",
                 fix="raise embedding_timeout, reduce the problem (fewer tokens, heads or bits), "
                 "or decompose it (solve(..., decompose=True))",
                 backend="dwave",
@@ -347,11 +351,11 @@ class DWaveBackend(dimod.Sampler):  # type: ignore[misc]
         show_q = ", ".join(str(int(q)) for q in miss_q[:5]) + (" ..." if miss_q.size > 5 else "")
         show_c = ", ".join(f"({int(a)}, {int(b)})" for a, b in miss_c[:3]) + (" ..." if len(miss_c) > 3 else "")
         return BackendError(
-            f"the problem is on qubits of the {self.target.topology} lattice but this solver "
-            f"({self.target.name}) lacks {miss_q.size} of its qubits ({show_q or 'none'}) and {len(miss_c)} of its "
+            f"the problem is on qubits of the {self.working_graph()[0].graph.get('family')} lattice but this solver "
+            f"({self._name}) lacks {miss_q.size} of its qubits ({show_q or 'none'}) and {len(miss_c)} of its "
             f"couplers ({show_c or 'none'}): it was compiled for another graph (e.g. the ideal 'dwave-advantage')",
             fix="compile for this solver: compile(problem, target=Target.from_sampler(sampler)) or "
-            "solve(..., target=get_backend('dwave', sampler=...).target); or pass on_foreign='embed' to embed it again",
+            "solve(..., target=Target.from_sampler(sampler)); or pass on_foreign='embed' to embed it again",
             backend="dwave",
             missing_qubits=miss_q.tolist(),
             missing_couplers=[tuple(int(x) for x in c) for c in miss_c.tolist()],

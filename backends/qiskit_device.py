@@ -47,13 +47,19 @@ def _is_backend(obj: Any) -> bool:
 
 
 def resolve_device(device: Any) -> Any:
-    """The Qiskit backend behind ``device`` (a backend, a ``Target`` with a device, or a target name)."""
+    """The Qiskit backend behind ``device``: a backend, or a ``Target`` holding one.
+
+    A target *name* is resolved by the runtime before the backend is built
+    (``get_backend("qaoa", device="ibm-heron")``): backends do not import the target layer.
+    """
     if device is None or _is_backend(device):
         return device
     if isinstance(device, str):
-        from qama_compile.targets import get_target  # a name: the registry's target and its device
-
-        device = get_target(device)
+        raise InvalidInputError(
+            f"device {device!r} is a name; this backend takes a Qiskit backend or a Target",
+            fix=f"build it with qama_compile.get_backend('qaoa', device={device!r}), which resolves target names, "
+            f"or pass qama_compile.get_target({device!r})",
+        )
     if hasattr(device, "device_factory"):
         found = device.device()
         if _is_backend(found):

@@ -125,7 +125,7 @@ def test_the_checker_sees_imports_inside_functions() -> None:
     """Guard the guard: a function-level import is an edge (the CLI imports the compiler that way)."""
     assert "qama_compile.core.lowering" in _imports("qama_compile.cli.common", MODULES["qama_compile.cli.common"])
     assert layer_of("qama_compile") == "api" and layer_of("qama_compile.core.ir") == "core"
-    assert layer_of("qama_compile.testing") == "tools" and layer_of("qama_compile.targets.graphs") == "targets"
+    assert layer_of("qama_compile.testing") == "tools" and layer_of("qama_compile.targets.devices") == "targets"
 
 
 _SAMPLE_CALL = re.compile(r"\.(sample|sample_ir)\(")

@@ -30,6 +30,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ..errors import BackendError, InvalidInputError, MissingDependencyError, QamaError, UnknownNameError
+from ..targets.registry import get_target
 
 __all__ = [
     "BUILTIN_BACKENDS",
@@ -136,8 +137,14 @@ def backend_class(name: str) -> type[Any]:
 
 
 def get_backend(name: str, **options: Any) -> Any:
-    """Instantiate the backend ``name`` with constructor ``options``."""
+    """Instantiate the backend ``name`` with constructor ``options``.
+
+    A ``device`` option given as a string names a target (``"ibm-heron"``): it is resolved
+    here to that :class:`~qama_compile.targets.Target`, whose ``device()`` the backend uses.
+    """
     cls = backend_class(name)
+    if isinstance(options.get("device"), str):
+        options = {**options, "device": get_target(options["device"])}
     try:
         signature = inspect.signature(cls)
     except (TypeError, ValueError):  # no introspectable signature: let the constructor decide

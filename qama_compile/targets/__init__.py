@@ -1,8 +1,10 @@
 """Hardware targets: frozen descriptions of annealers, coherent Ising machines and gate devices.
 
 * :mod:`~qama_compile.targets.target` - the :class:`Target` type and its capacity rules;
-* :mod:`~qama_compile.targets.graphs` - hardware graphs and their identities;
-* :mod:`~qama_compile.targets.capacity` - edge arrays, largest cliques, clique embeddings;
+* :mod:`~qama_compile.targets.devices` - targets read from a D-Wave sampler or a Qiskit backend;
+* :mod:`~qama_compile.targets.precision` - the coupler-precision rule;
+* hardware graphs and clique caches are :mod:`qama_compile.core.graphs` and
+  :mod:`qama_compile.core.cliques` (re-exported here).
 * :mod:`~qama_compile.targets.builtin` - the shipped targets with their sources;
 * :mod:`~qama_compile.targets.registry` - names -> targets.
 
@@ -16,8 +18,7 @@
 
 from __future__ import annotations
 
-from .builtin import ALIASES, STATEVECTOR_BYTES_PER_AMPLITUDE, statevector_qubit_limit
-from .graphs import (
+from ..core.graphs import (
     chimera_graph,
     graph_fingerprint,
     heavy_hex_edges,
@@ -26,6 +27,7 @@ from .graphs import (
     pegasus_graph,
     zephyr_graph,
 )
+from .builtin import ALIASES, STATEVECTOR_BYTES_PER_AMPLITUDE, statevector_qubit_limit
 from .registry import REGISTRY, TargetRegistry, available_targets, get_target, register_target
 from .target import KINDS, Target, TargetKind
 

@@ -19,7 +19,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from .graphs import chimera_graph, heavy_hex_graph, heron_coupling_map, pegasus_graph, zephyr_graph
+from ..core.graphs import chimera_graph, heavy_hex_graph, heron_coupling_map, pegasus_graph, zephyr_graph
+from .devices import qiskit_backend_fields
 from .target import Target
 
 __all__ = ["ALIASES", "STATEVECTOR_BYTES_PER_AMPLITUDE", "builtin_targets", "statevector_qubit_limit"]
@@ -114,18 +115,18 @@ def generic_heron_backend() -> Any:
 def _heron_target() -> Target:
     fake = fake_heron_backend()
     if fake is not None:
-        from .devices import target_from_qiskit_backend
-
-        return target_from_qiskit_backend(
-            fake,
-            name="ibm-heron",
-            topology="heavy-hex",
-            sources=(
-                f"{IBM_PROCESSORS} (Heron r2: 156 qubits, heavy-hexagonal lattice)",
-                "coupling map, basis gates and calibration (errors, durations, T1/T2): qiskit-ibm-runtime "
-                "FakeFez, a snapshot of ibm_fez (Heron r2); installed with the 'ibm' extra",
-            ),
-            description="IBM Heron r2 (FakeFez calibration snapshot, 156 qubits) for QAOA circuit counts and noise",
+        return Target(
+            **qiskit_backend_fields(
+                fake,
+                name="ibm-heron",
+                topology="heavy-hex",
+                sources=(
+                    f"{IBM_PROCESSORS} (Heron r2: 156 qubits, heavy-hexagonal lattice)",
+                    "coupling map, basis gates and calibration (errors, durations, T1/T2): qiskit-ibm-runtime "
+                    "FakeFez, a snapshot of ibm_fez (Heron r2); installed with the 'ibm' extra",
+                ),
+                description="IBM Heron r2 (FakeFez calibration snapshot, 156 qubits) for QAOA circuit counts and noise",
+            )
         )
     return Target(
         name="ibm-heron",

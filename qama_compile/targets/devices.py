@@ -1,15 +1,18 @@
 """Targets read from the machine in hand: a D-Wave structured sampler, a Qiskit backend, or a
 shipped target with modelled defects.
 
-* :func:`target_from_sampler` (``Target.from_sampler``): the solver's *working* graph
+Each function returns the *fields* of a :class:`~qama_compile.targets.Target`; the
+``Target`` classmethods build (or replace) the target from them.
+
+* :func:`sampler_fields` (``Target.from_sampler``): the solver's *working* graph
   (``nodelist`` / ``edgelist``, with the ``topology`` property's lattice metadata so
   ``minorminer.busclique`` can embed cliques in it), ``h_range``, ``j_range``,
   ``extended_j_range``, ``per_qubit_coupling_range`` and the annealing and timing properties
   the solver reports.
-* :func:`target_from_qiskit_backend` (``Target.from_qiskit_backend``): the coupling map, the
+* :func:`qiskit_backend_fields` (``Target.from_qiskit_backend``): the coupling map, the
   basis gates and, where the backend's ``Target`` has them, error rates, gate durations and
-  T1/T2 (medians and maxima in :attr:`Target.calibration`).
-* :func:`with_defects` (``Target.with_defects``): a shipped target less a seeded random
+  T1/T2 (medians and maxima in ``Target.calibration``).
+* :func:`defect_fields` (``Target.with_defects``): a shipped target less a seeded random
   fraction of its qubits (and their couplers), with a new graph id.
 
 Every target made here holds a frozen graph and a ``graph_id``: the generator's id
@@ -18,17 +21,15 @@ Every target made here holds a frozen graph and a ``graph_id``: the generator's 
 
 >>> from dwave.system.testing import MockDWaveSampler
 >>> mock = MockDWaveSampler(topology_type="chimera", topology_shape=[4, 4, 4], broken_nodes=[0, 5])
->>> t = target_from_sampler(mock)
->>> t.num_qubits, t.topology, t.extended_j_range, t.per_qubit_coupling_range, t.graph_id[:7]
+>>> f = sampler_fields(mock)
+>>> f["num_qubits"], f["topology"], f["extended_j_range"], f["per_qubit_coupling_range"], f["graph_id"][:7]
 (126, 'chimera', (-2.0, 1.0), (-18.0, 15.0), 'sha256:')
->>> target_from_sampler(MockDWaveSampler(topology_type="chimera", topology_shape=[4, 4, 4])).graph_id
+>>> sampler_fields(MockDWaveSampler(topology_type="chimera", topology_shape=[4, 4, 4]))["graph_id"]
 'chimera(4,4)'
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,61 +37,18 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 import numpy as np
 
+from ..core.graphs import LATTICES, frozen_graph, graph_fingerprint, lattice_graph, sampler_graph
 from ..errors import InvalidInputError
-from .graphs import _dwave_graphs, frozen_graph, graph_fingerprint
 
 if TYPE_CHECKING:
-    from .target import Target
+    pass
 
-__all__ = ["lattice_graph", "lattice_id", "target_from_qiskit_backend", "target_from_sampler", "with_defects"]
+__all__ = ["defect_fields", "qiskit_backend_fields", "sampler_fields"]
 
-_LATTICES = ("chimera", "pegasus", "zephyr")
 #: qiskit instructions that are not gates of a basis (directives, control flow, timing)
 _NOT_GATES = frozenset(
     {"measure", "reset", "delay", "barrier", "if_else", "while_loop", "for_loop", "switch_case", "box", "store"}
 )
-
-
-# --------------------------------------------------------------------------- D-Wave lattices
-def lattice_id(kind: str, shape: Sequence[int]) -> str:
-    """The graph id of an ideal D-Wave lattice (as the shipped targets spell it).
-
-    >>> lattice_id("pegasus", [16]), lattice_id("zephyr", [12, 4]), lattice_id("chimera", [16, 16, 4])
-    ('pegasus(16)', 'zephyr(12,4)', 'chimera(16,4)')
-    """
-    dims = [int(s) for s in shape]
-    if kind == "chimera" and len(dims) == 3 and dims[0] == dims[1]:
-        dims = [dims[0], dims[2]]
-    return f"{kind}({','.join(str(d) for d in dims)})"
-
-
-def lattice_graph(
-    kind: str,
-    shape: Sequence[int],
-    *,
-    nodes: Sequence[int] | None = None,
-    edges: Sequence[tuple[int, int]] | None = None,
-) -> nx.Graph:
-    """A Chimera / Pegasus / Zephyr graph with the generator's metadata (ideal, or the given nodes and edges)."""
-    dg = _dwave_graphs()
-    make = {"chimera": dg.chimera_graph, "pegasus": dg.pegasus_graph, "zephyr": dg.zephyr_graph}.get(kind)
-    dims = [int(s) for s in shape]
-    if make is None or not 1 <= len(dims) <= 3:
-        raise InvalidInputError(f"unknown D-Wave lattice {kind}{dims}", fix="use chimera, pegasus or zephyr")
-    return make(*dims, node_list=nodes, edge_list=edges, check_node_list=True, check_edge_list=True)
-
-
-@functools.lru_cache(maxsize=8)
-def _lattice_fingerprint(kind: str, shape: tuple[int, ...]) -> str:
-    return graph_fingerprint(lattice_graph(kind, shape))
-
-
-def _graph_id(g: nx.Graph, kind: str | None, shape: Sequence[int] | None) -> str:
-    """The lattice id when ``g`` is the whole ideal lattice, else the fingerprint."""
-    fp = graph_fingerprint(g)
-    if kind in _LATTICES and shape is not None and fp == _lattice_fingerprint(kind, tuple(int(s) for s in shape)):
-        return lattice_id(kind, shape)
-    return fp
 
 
 def _range(props: Mapping[str, Any], key: str) -> tuple[float, float] | None:
@@ -136,27 +94,9 @@ def _annealer_timing(props: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-def _sampler_structure(sampler: Any) -> tuple[list[int], list[tuple[int, int]]]:
-    nodes = getattr(sampler, "nodelist", None)
-    edges = getattr(sampler, "edgelist", None)
-    if nodes is None or edges is None:
-        structure = getattr(sampler, "structure", None)
-        if structure is None:
-            raise InvalidInputError(
-                f"{type(sampler).__name__} is not a structured sampler (no nodelist/edgelist or structure)",
-                fix="pass a dwave.system.DWaveSampler (or MockDWaveSampler), not a composite that embeds",
-            )
-        nodes, edges = structure.nodelist, structure.edgelist
-    try:
-        return [int(q) for q in nodes], [(int(u), int(v)) for u, v in edges]
-    except (TypeError, ValueError):
-        raise InvalidInputError(
-            f"{type(sampler).__name__}'s qubits are not integers", fix="pass a D-Wave solver with integer qubit labels"
-        ) from None
-
-
-def target_from_sampler(sampler: Any, *, name: str | None = None) -> Target:
-    """A :class:`Target` of a D-Wave structured sampler's working graph and reported properties.
+def sampler_fields(sampler: Any, *, name: str | None = None) -> dict[str, Any]:
+    """The fields of a :class:`~qama_compile.targets.Target` of a D-Wave structured sampler's
+    working graph and reported properties (``Target.from_sampler`` builds the target).
 
     Args:
         sampler: a ``dwave.system.DWaveSampler``, ``MockDWaveSampler`` or any
@@ -166,34 +106,20 @@ def target_from_sampler(sampler: Any, *, name: str | None = None) -> Target:
             ``annealing_time_range`` and ``problem_timing_data``; absent ranges are unbounded.
         name: the target's name (default: the solver's ``chip_id``).
     """
-    from .target import Target
-
     props: Mapping[str, Any] = dict(getattr(sampler, "properties", None) or {})
-    nodes, edges = _sampler_structure(sampler)
+    frozen, graph_id = sampler_graph(sampler)
     topo = props.get("topology") or {}
     kind, shape = topo.get("type"), topo.get("shape")
-    if kind in _LATTICES and shape is not None:
-        try:
-            g = lattice_graph(kind, shape, nodes=nodes, edges=edges)
-        except (ValueError, nx.NetworkXError) as exc:
-            raise InvalidInputError(
-                f"the solver's qubits/couplers are not those of a {kind} {list(shape)} lattice: {exc}",
-                fix="check the solver's topology property",
-            ) from None
+    if kind in LATTICES and shape is not None:
         fabric = int(props.get("num_qubits", lattice_graph(kind, shape).number_of_nodes()))
     else:
-        g = nx.Graph()
-        g.add_nodes_from(nodes)
-        g.add_edges_from(edges)
-        g.graph["family"] = kind or "custom"
-        fabric = len(nodes)
-    frozen = frozen_graph(g)
+        fabric = frozen.number_of_nodes()
     chip = str(props.get("chip_id") or getattr(getattr(sampler, "solver", None), "name", "") or type(sampler).__name__)
     unbounded = (-math.inf, math.inf)
     h = _range(props, "h_range") or unbounded
     j = _range(props, "j_range") or unbounded
     shape_txt = "x".join(str(s) for s in shape) if shape is not None else "?"
-    return Target(
+    return dict(
         name=name or chip,
         kind="annealer",
         topology=str(kind or "custom"),
@@ -207,7 +133,7 @@ def target_from_sampler(sampler: Any, *, name: str | None = None) -> Target:
         sources=(f"solver properties of {chip} ({type(sampler).__name__}), read by Target.from_sampler",),
         description=f"{chip}: working graph of a {kind or 'custom'} {shape_txt} solver, "
         f"{frozen.number_of_nodes()} of {fabric} qubits, {frozen.number_of_edges()} couplers",
-        graph_id=_graph_id(frozen, kind, shape),
+        graph_id=graph_id,
         graph_factory=lambda: frozen,
         device_factory=lambda: sampler,
     )
@@ -244,29 +170,23 @@ def _qiskit_calibration(qt: Any, basis: Sequence[str]) -> tuple[dict[str, float]
     return calibration, timing
 
 
-def target_from_qiskit_backend(
+def qiskit_backend_fields(
     backend: Any,
     *,
     name: str | None = None,
     topology: str | None = None,
     sources: tuple[str, ...] | None = None,
     description: str | None = None,
-) -> Target:
-    """A gate :class:`Target` of a Qiskit ``BackendV2``: coupling map, basis gates, calibration.
+) -> dict[str, Any]:
+    """The fields of a gate :class:`~qama_compile.targets.Target` of a Qiskit ``BackendV2``:
+    coupling map, basis gates, calibration (``Target.from_qiskit_backend`` builds the target).
 
     ``calibration`` holds ``<gate>_error_median`` / ``<gate>_error_max`` for every basis gate
     and ``measure`` whose error the backend reports, and ``t1_us_median`` / ``t2_us_median``;
     ``timing`` the median durations ``<gate>_us_median``. A backend without a coupling map
     (an all-to-all simulator) becomes a ``simulator`` target without a graph. The backend is
-    kept as :meth:`Target.device` (QAOA transpiles to it and simulates its noise).
-
-    >>> from qiskit.providers.fake_provider import GenericBackendV2
-    >>> t = target_from_qiskit_backend(GenericBackendV2(5, coupling_map=[[0, 1], [1, 2], [2, 3], [3, 4]], seed=0))
-    >>> t.kind, t.num_qubits, t.basis_gates, t.graph().number_of_edges(), "cx_error_median" in t.calibration
-    ('gate', 5, ('cx', 'id', 'rz', 'sx', 'x'), 4, True)
+    kept as ``Target.device()`` (QAOA transpiles to it and simulates its noise).
     """
-    from .target import Target
-
     qt = getattr(backend, "target", None)
     num = getattr(backend, "num_qubits", None)
     if qt is None or num is None:
@@ -298,7 +218,7 @@ def target_from_qiskit_backend(
         "device_factory": lambda: backend,
     }
     if cmap is None:
-        return Target(
+        return dict(
             kind="simulator",
             topology="complete",
             description=description or f"{backend_name}: {num} qubits, all-to-all, basis {', '.join(basis)}",
@@ -309,7 +229,7 @@ def target_from_qiskit_backend(
     g.add_edges_from((int(a), int(b)) for a, b in cmap.get_edges() if a != b)
     g.graph["family"] = topology or "coupling-map"
     frozen = frozen_graph(g)
-    return Target(
+    return dict(
         kind="gate",
         topology=topology or "coupling-map",
         description=description
@@ -327,16 +247,13 @@ def _gate_type() -> type:
 
 
 # --------------------------------------------------------------------------- defects
-def with_defects(target: Target, fraction: float, *, seed: int = 0, coupler_fraction: float = 0.0) -> Target:
-    """``target`` less ``round(fraction * qubits)`` qubits drawn at random with ``seed`` (their
-    couplers go with them), and less ``round(coupler_fraction * remaining couplers)`` further
-    couplers. The graph keeps its lattice metadata (clique embedding still works); the new
-    target has a new name, ``num_qubits`` and ``graph_id``.
+def defect_fields(target: Any, fraction: float, *, seed: int = 0, coupler_fraction: float = 0.0) -> dict[str, Any]:
+    """The fields that change when ``target`` loses ``round(fraction * qubits)`` qubits drawn at
+    random with ``seed`` (their couplers go with them) and ``round(coupler_fraction * remaining
+    couplers)`` further couplers (``Target.with_defects`` replaces them). The graph keeps its
+    lattice metadata (clique embedding still works); the new target has a new name,
+    ``num_qubits`` and ``graph_id``.
     """
-    from .target import Target
-
-    if not isinstance(target, Target):
-        raise InvalidInputError(f"with_defects takes a Target, got {type(target).__name__}")
     for label, value in (("fraction", fraction), ("coupler_fraction", coupler_fraction)):
         if (
             isinstance(value, bool)
@@ -367,8 +284,7 @@ def with_defects(target: Target, fraction: float, *, seed: int = 0, coupler_frac
     frozen = frozen_graph(sub)
     what = f"{k} of {nodes.size} qubits" + (f" and {m} couplers" if m else "") + f" removed at random (seed {seed})"
     suffix = f"defects({float(fraction):g}" + (f",{float(coupler_fraction):g}" if m else "") + f",seed={seed})"
-    return dataclasses.replace(
-        target,
+    return dict(
         name=f"{target.name}~{suffix}",
         num_qubits=frozen.number_of_nodes(),
         description=f"{target.description}; {what}",

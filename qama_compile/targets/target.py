@@ -32,12 +32,13 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ..core import cliques
+from ..core.graphs import frozen_graph, graph_fingerprint
 from ..core.ir import QuadraticIR
 from ..errors import InvalidInputError
 from ..passes.options import DEFAULT_MAX_ZEROED_FRACTION, FieldAncillas
 from ..passes.reports import Fit, PrecisionReport
-from . import capacity, precision
-from .graphs import frozen_graph, graph_fingerprint
+from . import devices, precision
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -191,7 +192,7 @@ class Target:
 
     def edge_array(self) -> NDArray[np.int64]:
         """The graph's couplers as a read-only ``[M, 2]`` array of qubit ids."""
-        return capacity.edge_array(self.graph_id, self._require_graph())
+        return cliques.edge_array(self.graph_id, self._require_graph())
 
     def coupler_count(self) -> int | None:
         """Physical couplers of the graph; ``n(n-1)/2`` for all-to-all; ``None`` if unknown."""
@@ -213,7 +214,7 @@ class Target:
         (64, 550)
         """
         if self.kind == "annealer":
-            return capacity.clique_capacity(self.graph_id, self._require_graph())
+            return cliques.clique_capacity(self.graph_id, self._require_graph())
         return self.num_qubits
 
     def variable_capacity(self, *, has_fields: bool = True) -> int | None:
@@ -229,7 +230,7 @@ class Target:
 
     def clique_embedding(self, size: int) -> tuple[tuple[int, ...], ...]:
         """A deterministic, cached embedding of ``K_size`` (chain of variable ``i`` at index ``i``)."""
-        return capacity.clique_embedding(self.graph_id, self._require_graph(), int(size))
+        return cliques.clique_embedding(self.graph_id, self._require_graph(), int(size))
 
     def ancilla_spins(self, *, has_fields: bool = True) -> int:
         """Extra spins a problem costs beyond its variables: 1 for the fields on a CIM without native fields."""
@@ -509,24 +510,26 @@ class Target:
     @classmethod
     def from_sampler(cls, sampler: Any, *, name: str | None = None) -> Target:
         """The target of a D-Wave structured sampler (``DWaveSampler``, ``MockDWaveSampler``): its
-        working graph, ranges and timing (:func:`~qama_compile.targets.devices.target_from_sampler`).
+        working graph, ranges and timing (:func:`~qama_compile.targets.devices.sampler_fields`).
 
         >>> from dwave.system.testing import MockDWaveSampler
         >>> t = Target.from_sampler(MockDWaveSampler(topology_type="pegasus", topology_shape=[4], broken_nodes=[40]))
         >>> t.num_qubits, t.h_range, t.graph_id.startswith("sha256:"), t.largest_clique() > 0
         (263, (-4.0, 4.0), True, True)
         """
-        from .devices import target_from_sampler
-
-        return target_from_sampler(sampler, name=name)
+        return cls(**devices.sampler_fields(sampler, name=name))
 
     @classmethod
     def from_qiskit_backend(cls, backend: Any, *, name: str | None = None) -> Target:
         """The target of a Qiskit ``BackendV2``: coupling map, basis gates and calibration
-        (:func:`~qama_compile.targets.devices.target_from_qiskit_backend`)."""
-        from .devices import target_from_qiskit_backend
+        (:func:`~qama_compile.targets.devices.qiskit_backend_fields`).
 
-        return target_from_qiskit_backend(backend, name=name)
+        >>> from qiskit.providers.fake_provider import GenericBackendV2
+        >>> t = Target.from_qiskit_backend(GenericBackendV2(5, coupling_map=[[0, 1], [1, 2], [2, 3], [3, 4]], seed=0))
+        >>> t.kind, t.num_qubits, t.basis_gates, t.graph().number_of_edges(), "cx_error_median" in t.calibration
+        ('gate', 5, ('cx', 'id', 'rz', 'sx', 'x'), 4, True)
+        """
+        return cls(**devices.qiskit_backend_fields(backend, name=name))
 
     def with_defects(self, fraction: float, *, seed: int = 0, coupler_fraction: float = 0.0) -> Target:
         """This target less a seeded random ``fraction`` of its qubits (and their couplers),
@@ -538,9 +541,14 @@ class Target:
         >>> worn.num_qubits, worn.graph_id == adv.graph_id, worn == adv.with_defects(0.01, seed=0)
         (5584, False, True)
         """
-        from .devices import with_defects
-
-        return with_defects(self, fraction, seed=seed, coupler_fraction=coupler_fraction)
+        if self.graph() is None:
+            raise InvalidInputError(
+                f"target {self.name!r} has no qubit graph to remove qubits from",
+                fix="use an annealer or gate target (a CIM's spins are all-to-all: pick a smaller one instead)",
+            )
+        return dataclasses.replace(
+            self, **devices.defect_fields(self, fraction, seed=seed, coupler_fraction=coupler_fraction)
+        )
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready facts (the graph is not built)."""

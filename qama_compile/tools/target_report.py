@@ -110,7 +110,7 @@ def _gate_counts(ir: QuadraticIR, target: Target, depths: Sequence[int], seed: i
     from qiskit.circuit.library import qaoa_ansatz
 
     from ..core.convert import ir_to_pauli
-    from ..targets.graphs import heron_coupling_map
+    from ..core.graphs import heron_coupling_map
 
     op, _ = ir_to_pauli(ir, 0)
     out: dict[str, Any] = {}

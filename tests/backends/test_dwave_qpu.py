@@ -14,6 +14,7 @@ from qama_backends.dwave_qpu import DWaveBackend, chain_strength_function, find_
 
 from qama_compile import get_backend, lower_attention
 from qama_compile.compiler import compile as compile_problem
+from qama_compile.core.cliques import clique_embedding
 from qama_compile.core.convert import ir_to_bqm
 from qama_compile.datasets import load_example
 from qama_compile.errors import BackendError, InvalidInputError, ProblemTooLargeError
@@ -67,9 +68,12 @@ def test_properties_and_target_come_from_the_sampler() -> None:
     assert props["native_graph"] == {"type": "chimera", "shape": [4, 4, 4]}
     assert props["max_variables"] == props["num_qubits"] == 127
     assert {"num_reads", "chain_strength", "seed"} <= set(qpu.parameters)
-    assert qpu.target.num_qubits == 127 and 3 not in qpu.target.graph().nodes  # type: ignore[union-attr]
+    graph, graph_id = qpu.working_graph()
+    assert graph.number_of_nodes() == 127 and 3 not in graph.nodes and graph_id.startswith("sha256:")
+    target = Target.from_sampler(qpu.child)
+    assert target.graph_id == graph_id and target.num_qubits == 127  # the same graph, as a compilation target
     assert DWaveBackend(child=qpu.child).child is qpu.child  # the older option name
-    assert DWaveBackend(sampler=qpu.target).child is qpu.child  # a Target read from the sampler
+    assert DWaveBackend(sampler=target).child is qpu.child  # a Target read from the sampler
     with pytest.raises(InvalidInputError, match="not both"):
         DWaveBackend(sampler=qpu.child, child=qpu.child)
 
@@ -127,8 +131,9 @@ def test_logical_problems_use_cached_clique_embeddings() -> None:
     assert [i["embedding_method"] for i in infos] == ["clique"] * 3
     assert all(i["chain_break_fraction"] <= 1.0 and i["max_chain_length"] >= 2 for i in infos)
     # the same size embeds from the in-memory cache (timings: benchmarks/bench_dwave_embedding.py)
-    emb = qpu.target.clique_embedding(40)
-    assert emb is qpu.target.clique_embedding(40) and {q for c in emb for q in c} <= set(mock.nodelist)
+    graph, graph_id = qpu.working_graph()
+    emb = clique_embedding(graph_id, graph, 40)
+    assert emb is clique_embedding(graph_id, graph, 40) and {q for c in emb for q in c} <= set(mock.nodelist)
     assert all(i["embedding_qubits"] == sum(len(c) for c in emb) for i in infos)
 
 

@@ -10,7 +10,7 @@ from qama_backends.qaoa import QAOASampler
 from qama_backends.qiskit_device import DeviceNoiseSampler, active_qubits, restricted_noise_model
 from qiskit.providers.fake_provider import GenericBackendV2
 
-from qama_compile import lower_attention
+from qama_compile import get_backend, lower_attention
 from qama_compile.errors import InvalidInputError, ProblemTooLargeError
 from qama_compile.runtime.solve import solve
 from qama_compile.targets import Target, get_target
@@ -132,6 +132,8 @@ def test_device_limits_and_bad_devices() -> None:
     assert err.value.fields["limit"] == 4
     assert QAOASampler(device=tiny).properties["max_variables"] == 4
     with pytest.raises(InvalidInputError, match="has no Qiskit device"):
-        QAOASampler(device="cim-550")
+        get_backend("qaoa", device="cim-550")  # the runtime resolves the name to a target without a device
+    with pytest.raises(InvalidInputError, match="is a name"):
+        QAOASampler(device="ibm-heron")  # backends do not resolve target names themselves
     with pytest.raises(InvalidInputError, match="device must be a Qiskit BackendV2"):
         QAOASampler(device=3.5)

@@ -13,9 +13,9 @@ from dwave.system.testing import MockDWaveSampler
 from qiskit.providers.fake_provider import GenericBackendV2
 
 from qama_compile import compile, lower_attention
+from qama_compile.core.graphs import lattice_id
 from qama_compile.errors import InvalidInputError
 from qama_compile.targets import Target, get_target
-from qama_compile.targets.devices import lattice_id
 
 
 # --------------------------------------------------------------------------- D-Wave samplers

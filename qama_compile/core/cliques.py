@@ -1,12 +1,12 @@
 """What a hardware graph can hold: its edge array, its largest clique, clique embeddings.
 
-Results are cached per *graph id* (see :mod:`qama_compile.targets.graphs`), so two targets
+Results are cached per *graph id* (see :mod:`qama_compile.core.graphs`), so two targets
 with different graphs never share an entry, whatever their names. Clique embeddings come
 from ``minorminer.busclique`` on D-Wave families (deterministic, cached) and from
 ``minorminer.find_embedding`` with a fixed seed on any other graph.
 
 >>> import networkx as nx
->>> from qama_compile.targets.graphs import chimera_graph, frozen_graph
+>>> from qama_compile.core.graphs import chimera_graph, frozen_graph
 >>> g = frozen_graph(chimera_graph(2))
 >>> clique_capacity("chimera(2,4)", g), len(clique_embedding("chimera(2,4)", g, 4))
 (8, 4)
