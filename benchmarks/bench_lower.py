@@ -726,7 +726,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         f"(float32, {max(cores_list)} cores, fresh median).",
         f"- energies of problem 0 on 64 random assignments (max difference / max |E|): lower float64 vs numpy "
         f"{diff['lower_float64_vs_numpy']:.1e}, vs dict BQM {diff['lower_float64_vs_dict']:.1e}, "
-        f"vs DESIGN.md formula {diff['lower_float64_vs_formula']:.1e}; float32 vs numpy "
+        f"vs the docs/hamiltonian.md formula {diff['lower_float64_vs_formula']:.1e}; float32 vs numpy "
         f"{diff['lower_float32_vs_numpy']:.1e}, at most {check['float32_error_over_bound']:.2f} of its "
         f"documented bound -> {'agree' if energies_ok else 'DISAGREE'}.",
     ]

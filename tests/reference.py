@@ -1,4 +1,4 @@
-"""An independent, loop-based implementation of DESIGN.md section 2, for tests only."""
+"""An independent, loop-based implementation of docs/hamiltonian.md, for tests only."""
 
 from __future__ import annotations
 

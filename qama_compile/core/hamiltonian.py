@@ -1,4 +1,4 @@
-"""The QAMA Hamiltonian's ingredients (DESIGN.md section 2), vectorised over leading axes.
+"""The QAMA Hamiltonian's ingredients (docs/hamiltonian.md, sections 2-4), vectorised over leading axes.
 
 * :func:`value_entropy` - local fields ``h_ti`` from the value rows;
 * :func:`js_coupling` - couplings ``J_tij = JS(softmax(q_i) || softmax(k_j))``, base 2;

@@ -278,7 +278,7 @@ def lower_attention(
     workers: int | None = None,
     max_bytes: int | None = None,
 ) -> AttentionProblem:
-    """Lower attention tensors to the QAMA QUBO of DESIGN.md section 2.
+    """Lower attention tensors to the QAMA QUBO of docs/hamiltonian.md (section 6).
 
     Args:
         q, k, v: ``[N, d]`` (one head), ``[H, N, d]`` or ``[B, H, N, d]``; numpy arrays,

@@ -108,7 +108,7 @@ class AttentionProblem:
         return out
 
     def reference_energy(self, samples: ArrayLike) -> NDArray[np.float64]:
-        """Energies ``[B, S]`` straight from the DESIGN.md formula (independent of the IR)."""
+        """Energies ``[B, S]`` straight from the docs/hamiltonian.md formula (independent of the IR)."""
         b, h, n, q = self.shape
         x = np.asarray(samples, dtype=np.float64)
         x = np.broadcast_to(x if x.ndim == 3 else x[None], (b, *x.shape[-2:]))

@@ -1,6 +1,6 @@
 """Problem summaries: qubit and coupler counts, density, dynamic range and memory.
 
-The counts follow DESIGN.md section 2 for a batch of ``B`` QAMA problems with ``H`` heads,
+The counts follow docs/hamiltonian.md (section 8) for a batch of ``B`` QAMA problems with ``H`` heads,
 ``N`` tokens and ``q`` bits per token:
 
 * variables (qubits before embedding): ``H * N * q`` per problem;

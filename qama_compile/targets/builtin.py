@@ -230,7 +230,10 @@ def builtin_targets() -> dict[str, Callable[[], Target]]:
             coupling_bits=8,
             native_fields=False,
             timing={},
-            sources=(QAMA_PAPER, "spin count and 8-bit signed couplings: project brief (DESIGN.md section 4)"),
+            sources=(
+                QAMA_PAPER,
+                "550 spins and 8-bit signed couplings: this project's model of that machine class (docs/targets.md)",
+            ),
             description="Fully connected 550-spin CIM, 8-bit signed couplings; fields via an ancilla spin",
         ),
         "cim-100k": lambda: Target(

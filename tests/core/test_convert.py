@@ -1,4 +1,4 @@
-"""Every representation gives the same energy for the same assignment (DESIGN.md 'Correctness first')."""
+"""Every representation gives the same energy for the same assignment (docs/hamiltonian.md, section 7)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from .test_hamiltonian import _masked_normalise, _off_std, _scipy_js
 def _formula_energy(
     j: np.ndarray, h: np.ndarray, x: np.ndarray, *, bits: int, alpha: float, beta: float, penalty: float
 ) -> np.ndarray:
-    """DESIGN.md energy of binary samples ``x [S, V]`` from given ``J [H, N, N]``, ``h [H, N]``."""
+    """The docs/hamiltonian.md energy of binary samples ``x [S, V]`` from given ``J [H, N, N]``, ``h [H, N]``."""
     heads, n = h.shape
     xs = x.reshape(x.shape[0], heads, n, bits).astype(float)
     w = xs @ (2.0 ** np.arange(bits) / (2.0**bits - 1))
