@@ -7,7 +7,7 @@ import dimod.testing
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from qama_backends.cim import MACHINES, CIMSampler, dense_couplings_from_ir, sample_ir, sample_ising_arrays
+from qama_backends.cim import MACHINES, CIMSampler, couplings_from_ir, sample_ir, sample_ising_arrays
 from qama_backends.cim_dynamics import default_schedule, greedy_descent, ising_energies
 from qama_backends.exact import ExactSampler
 
