@@ -27,6 +27,7 @@ wanted), and :func:`spectral_bounds` estimates the ends of each ``J_b``'s spectr
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -452,10 +453,13 @@ def _block_diagonal(pattern: sp.csr_matrix, values: F64) -> sp.csr_matrix:
 
 def _torch_csr(ops: ArrayOps, m: sp.csr_matrix) -> Any:
     torch = ops.torch  # type: ignore[attr-defined]
-    return torch.sparse_csr_tensor(
-        torch.as_tensor(m.indptr.astype(np.int64)),
-        torch.as_tensor(m.indices.astype(np.int64)),
-        torch.as_tensor(m.data.astype(np.float32)),
-        size=m.shape,
-        device=ops.device,
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_csr_tensor(
+            torch.as_tensor(m.indptr.astype(np.int64)),
+            torch.as_tensor(m.indices.astype(np.int64)),
+            torch.as_tensor(m.data.astype(np.float32)),
+            size=m.shape,
+            device=ops.device,
+            check_invariants=False,  # built from a valid scipy CSR
+        )

@@ -1,0 +1,221 @@
+"""Tune the CIM emulator's schedules on a TRAINING set and check them on a HELD-OUT set.
+
+Never on the benchmark instances: training and held-out instances come from the benchmark's
+families (``instances.py``) with their own seeds (``TRAIN_SEED + k``, ``HELDOUT_SEED + k``).
+The objective is quality at a fixed budget (steps x reads per family), not wall time, so the
+result does not depend on how loaded the machine is: the mean relative gap (%) of the best
+read to a reference energy (the best of a long dwave-samplers SA run and every run here).
+
+For each method a seeded random search draws ``--samples`` schedules, scores them on the
+training set, and re-scores the best few (and the current defaults) on the held-out set.
+
+    .venv-bench/bin/python benchmarks/tune_cim.py                    # all families, all methods
+    .venv-bench/bin/python benchmarks/tune_cim.py --families sparse --methods cac,dsb --samples 30
+
+Writes ``benchmarks/results/tune_cim.json`` (every score) and prints the ranking.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS_DIR, limit_threads, write_json
+from instances import HELDOUT_SEED, TRAIN_SEED, Instance, maxcut_instance, qama_batch_instance, qama_instance
+from instances import sk_instance, torus_instance
+
+# family -> (builders of (seed) -> Instance, budgets [(steps, reads)])
+FAMILIES: dict[str, tuple[list[Any], list[tuple[int, int]]]] = {
+    "sparse": (
+        [lambda s: maxcut_instance(s), lambda s: torus_instance(30, s), lambda s: torus_instance(50, s)],
+        [(300, 8), (1000, 8)],
+    ),
+    "sk": ([lambda s: sk_instance(512, s), lambda s: sk_instance(1024, s)], [(300, 16), (1000, 16)]),
+    "qama-std": (
+        [
+            lambda s: qama_instance(4, 64, s, normalize="standardise"),
+            lambda s: qama_instance(8, 48, s, normalize="standardise"),
+        ],
+        [(30, 4), (100, 4)],
+    ),
+    "qama-raw": ([lambda s: qama_instance(4, 64, s, normalize=None)], [(10, 1), (30, 4)]),
+    "qama-batch": (
+        [lambda s: qama_batch_instance(64, 2, 8, s), lambda s: qama_batch_instance(16, 4, 32, s)],
+        [(100, 16), (300, 16)],
+    ),
+}
+
+# method -> sampler of a schedule (a dict of Schedule fields)
+SPACES: dict[str, Any] = {
+    "cac": lambda rng: {
+        "dt": float(rng.choice([0.05, 0.075, 0.1, 0.15, 0.2, 0.3])),
+        "feedback": float(rng.choice([0.2, 0.35, 0.5, 0.7, 1.0, 1.4])),
+        "pump": (float(rng.choice([-2.0, -1.0, -0.5, 0.0])), float(rng.choice([-0.5, 0.0, 0.5, 1.0]))),
+        "rate": (float(rng.choice([0.05, 0.1, 0.3, 0.6])), float(rng.choice([0.3, 1.0, 2.0, 3.0]))),
+        "modulation": float(rng.choice([0.0, 0.1, 0.2, 0.4])),
+        "stability": float(rng.choice([0.3, 0.6, 1.0, 1.5])),
+    },
+    "ahc": lambda rng: {
+        "dt": float(rng.choice([0.05, 0.1, 0.15, 0.2, 0.3])),
+        "feedback": float(rng.choice([0.2, 0.35, 0.5, 0.7, 1.0])),
+        "pump": (float(rng.choice([-1.0, -0.5, 0.0])), float(rng.choice([0.0, 0.5, 0.9, 1.2]))),
+        "rate": (float(rng.choice([0.1, 0.3, 0.6])),) * 2,
+        "stability": float(rng.choice([0.3, 0.6, 1.0, 1.5])),
+    },
+    "dsb": lambda rng: {
+        "dt": float(rng.choice([0.5, 0.75, 1.0, 1.25])),
+        "feedback": float(rng.choice([0.15, 0.25, 0.35, 0.5, 0.7, 1.0])),
+        "pump": (0.0, float(rng.choice([0.8, 1.0, 1.2]))),
+        "stability": float(rng.choice([1.0, 1.5, 1.8, 1.95])),
+    },
+}
+
+
+def _valid(method: str, p: dict[str, Any]) -> bool:
+    from qama_backends.cim_dynamics import default_schedule
+
+    try:
+        default_schedule(method, 100, **p)
+    except Exception:
+        return False
+    return True
+
+
+def reference(inst: Instance, sweeps: int, reads: int) -> np.ndarray:
+    """The best of a long dwave-samplers SA run per problem."""
+    from dwave.samplers import SimulatedAnnealingSampler
+
+    sa = SimulatedAnnealingSampler()
+    out = []
+    for b, bqm in enumerate(inst.bqms):
+        br = sa.sample(bqm, num_reads=1, num_sweeps=1, seed=0).info["beta_range"]
+        out.append(float(sa.sample(bqm, num_reads=reads, num_sweeps=sweeps, seed=b, beta_range=br).record.energy.min()))
+    return np.asarray(out)
+
+
+def score(
+    method: str, params: dict[str, Any], insts: list[Instance], budgets: list[tuple[int, int]], seeds: int, log: list[Any]
+) -> list[np.ndarray]:
+    """Best energy per problem for every (instance, budget, seed); appended to ``log``."""
+    from qama_backends.cim import sample_ir
+
+    out = []
+    for inst in insts:
+        for steps, reads in budgets:
+            for k in range(seeds):
+                t0 = time.perf_counter()
+                _, e, _ = sample_ir(inst.ir, num_reads=reads, seed=k, num_steps=steps, method=method, **params)
+                best = e.min(axis=1)
+                out.append(best)
+                log.append(
+                    {
+                        "instance": inst.name,
+                        "seed_inst": inst.meta["seed"],
+                        "steps": steps,
+                        "reads": reads,
+                        "seed": k,
+                        "best": best.tolist(),
+                        "wall_s": time.perf_counter() - t0,
+                    }
+                )
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--families", default=",".join(FAMILIES))
+    ap.add_argument("--methods", default="cac,dsb")
+    ap.add_argument("--samples", type=int, default=24, help="random schedules per method and family")
+    ap.add_argument("--top", type=int, default=4, help="schedules re-scored on the held-out set")
+    ap.add_argument("--train", type=int, default=2, help="training instances per builder")
+    ap.add_argument("--seeds", type=int, default=2, help="solver seeds per (instance, budget)")
+    ap.add_argument("--search-seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=RESULTS_DIR / "tune_cim.json")
+    args = ap.parse_args(argv)
+    limit_threads(1)
+    results: dict[str, Any] = {"config": vars(args) | {"out": str(args.out)}, "families": {}}
+    for fam in args.families.split(","):
+        builders, budgets = FAMILIES[fam]
+        train = [bld(TRAIN_SEED + 100 * j + k) for j, bld in enumerate(builders) for k in range(args.train)]
+        held = [bld(HELDOUT_SEED + 100 * j) for j, bld in enumerate(builders)]
+        print(f"== {fam}: {len(train)} training, {len(held)} held-out instances, budgets {budgets}", flush=True)
+        refs = {id(i): reference(i, 3000, 16) for i in train + held}
+        fam_out: dict[str, Any] = {"budgets": budgets, "methods": {}}
+        for method in args.methods.split(","):
+            rng = np.random.default_rng(args.search_seed)
+            cands: list[dict[str, Any]] = [{}]  # {} = the current defaults
+            while len(cands) < args.samples + 1:
+                p = SPACES[method](rng)
+                if _valid(method, p) and p not in cands:
+                    cands.append(p)
+            scored = []
+            for p in cands:
+                log: list[Any] = []
+                bests = score(method, p, train, budgets, args.seeds, log)
+                scored.append((p, bests, log))
+            # the reference also takes every energy found here
+            k = 0
+            for inst in train:
+                for _ in budgets:
+                    for _ in range(args.seeds):
+                        for _, bests, _ in scored:
+                            refs[id(inst)] = np.minimum(refs[id(inst)], bests[k])
+                        k += 1
+
+            def gap(bests: list[np.ndarray], insts: list[Instance]) -> float:
+                per = []
+                k = 0
+                for inst in insts:
+                    r = refs[id(inst)]
+                    for _ in budgets:
+                        for _ in range(args.seeds):
+                            per.append(float(np.mean(100 * (bests[k] - r) / np.abs(r))))
+                            k += 1
+                return float(np.mean(per))
+
+            ranked = sorted(((gap(b, train), p, log) for p, b, log in scored), key=lambda t: t[0])
+            for g, p, _ in ranked[:8]:
+                print(f"  {method} train gap {g:.4f} %  {p or 'defaults'}", flush=True)
+            chosen = ranked[: args.top] + [t for t in ranked[args.top :] if t[1] == {}]
+            held_scored = []
+            for g_train, p, _ in chosen:
+                log = []
+                held_scored.append((g_train, p, score(method, p, held, budgets, args.seeds, log), log))
+            k = 0
+            for inst in held:
+                for _ in budgets:
+                    for _ in range(args.seeds):
+                        for _, _, bests, _ in held_scored:
+                            refs[id(inst)] = np.minimum(refs[id(inst)], bests[k])
+                        k += 1
+            heldout = []
+            for g_train, p, bests, log in held_scored:
+                g_held = gap(bests, held)
+                heldout.append({"params": p, "train_gap_pct": g_train, "heldout_gap_pct": g_held, "log": log})
+                print(f"  {method} held-out gap {g_held:.4f} % (train {g_train:.4f} %)  {p or 'defaults'}", flush=True)
+            fam_out["methods"][method] = {
+                "train": [{"params": p, "train_gap_pct": g, "log": log} for g, p, log in ranked],
+                "heldout": heldout,
+            }
+        fam_out["references"] = {
+            f"{i.name}@{i.meta['seed']}": refs[id(i)].tolist() for i in train + held
+        }
+        results["families"][fam] = fam_out
+        write_json(args.out, results)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
