@@ -174,7 +174,9 @@ def _checked_arrays(h: ArrayLike, J: Any, *, check: bool) -> tuple[NDArray[np.fl
     if not finite or not np.all(np.isfinite(ha)):
         raise InvalidInputError("h or J contains NaN or infinity", fix="pass finite coefficients")
     if np.any(diag != 0):
-        raise InvalidInputError("J must have a zero diagonal (s_i^2 = 1 is a constant)", fix="move J_ii into the offset")
+        raise InvalidInputError(
+            "J must have a zero diagonal (s_i^2 = 1 is a constant)", fix="move J_ii into the offset"
+        )
     if bad_sym:
         raise InvalidInputError(
             "J must be symmetric with both triangles filled (E = h.s + s^T J s / 2)",
@@ -320,14 +322,18 @@ def sample_ising_arrays(
     seed = _check_seed(seed)
     structure = _check_structure(structure)
     ha, jm = _checked_arrays(h, J, check=check)
-    b, v = ha.shape
+    v = ha.shape[1]
     _check_size(v, DEFAULT_MAX_VARIABLES)
     mach = _resolve_machine(machine)
     schedule = _schedule(method, v, num_steps, dt, schedule_options)
     if sp.issparse(jm):
-        couplings = Couplings.from_dense(ha, jm.toarray()[None]) if structure == "dense" else Couplings.from_sparse(ha, jm)
+        couplings = (
+            Couplings.from_dense(ha, jm.toarray()[None]) if structure == "dense" else Couplings.from_sparse(ha, jm)
+        )
     else:
-        couplings = Couplings.from_dense(ha, jm, sparse=None if structure in ("auto", "blocks") else structure == "sparse")
+        couplings = Couplings.from_dense(
+            ha, jm, sparse=None if structure in ("auto", "blocks") else structure == "sparse"
+        )
     return _run(
         couplings,
         num_reads=reads,

@@ -124,7 +124,7 @@ class ArrayOps:
         raise NotImplementedError
 
     def sign_into(self, a: Any, out: Any) -> Any:
-        """``sign(a)`` as float32 with ``sign(0) = +1``."""
+        """``sign(a)`` as float32 +-1 (the sign bit decides: ``+0.0 -> +1``, ``-0.0 -> -1``)."""
         raise NotImplementedError
 
     def rowdot_into(self, a: Any, b: Any, out: Any) -> Any:
@@ -142,6 +142,9 @@ class ArrayOps:
         raise NotImplementedError
 
     def less(self, a: Any, b: Any) -> Any:
+        raise NotImplementedError
+
+    def less_into(self, a: Any, b: Any, out: Any) -> Any:
         raise NotImplementedError
 
     def any(self, a: Any) -> bool:
@@ -174,10 +177,7 @@ class NumpyOps(ArrayOps):
         return a
 
     def sign_into(self, a: Any, out: Any) -> Any:
-        np.greater_equal(a, 0, out=out)  # 0/1 as float32
-        out *= 2
-        out -= 1
-        return out
+        return np.copysign(np.float32(1.0), a, out=out)  # +-1; +0.0 -> +1
 
     def rowdot_into(self, a: Any, b: Any, out: Any) -> Any:
         np.einsum("brv,brv->br", a, b, out=out)
@@ -195,6 +195,9 @@ class NumpyOps(ArrayOps):
     def less(self, a: Any, b: Any) -> Any:
         return np.less(a, b)
 
+    def less_into(self, a: Any, b: Any, out: Any) -> Any:
+        return np.less(a, b, out=out)
+
     def any(self, a: Any) -> bool:
         return bool(a.any())
 
@@ -210,6 +213,7 @@ class TorchOps(ArrayOps):
         self.torch = torch
         self.device = str(torch.device(device))
         self.float32 = torch.float32
+        self._one = torch.ones((), dtype=torch.float32, device=self.device)
 
     def asarray(self, a: NDArray[Any]) -> Any:
         return self.torch.as_tensor(np.ascontiguousarray(a), device=self.device)
@@ -230,9 +234,7 @@ class TorchOps(ArrayOps):
         return a.clamp_(min=lo, max=hi)
 
     def sign_into(self, a: Any, out: Any) -> Any:
-        self.torch.ge(a, 0, out=out)  # float out: 0/1
-        out.mul_(2).sub_(1)
-        return out
+        return self.torch.copysign(self._one, a, out=out)  # +-1; +0.0 -> +1
 
     def rowdot_into(self, a: Any, b: Any, out: Any) -> Any:
         self.torch.sum(a * b, dim=-1, out=out)
@@ -249,6 +251,9 @@ class TorchOps(ArrayOps):
 
     def less(self, a: Any, b: Any) -> Any:
         return a < b
+
+    def less_into(self, a: Any, b: Any, out: Any) -> Any:
+        return self.torch.lt(a, b, out=out)
 
     def any(self, a: Any) -> bool:
         return bool(a.any())
@@ -267,7 +272,9 @@ def resolve_ops(device: str | None = "auto", *, use_torch: bool | str | None = "
             (torch even on the CPU) or ``False`` (numpy; the device must be the CPU).
     """
     if use_torch not in (None, "auto", True, False):
-        raise InvalidInputError(f"use_torch must be True, False or 'auto', got {use_torch!r}", fix="pass a bool or 'auto'")
+        raise InvalidInputError(
+            f"use_torch must be True, False or 'auto', got {use_torch!r}", fix="pass a bool or 'auto'"
+        )
     if device is None or device == "auto":
         dev = "cuda" if use_torch is not False and cuda_available() else "cpu"
     elif isinstance(device, str) and (device == "cpu" or device.startswith("cuda")):

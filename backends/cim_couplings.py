@@ -27,6 +27,7 @@ wanted), and :func:`spectral_bounds` estimates the ends of each ``J_b``'s spectr
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -74,7 +75,7 @@ class Couplings:
         """From a symmetric ``J [B, V, V]``; CSR when ``sparse`` (``None``: density <= 10 %)."""
         v = h.shape[1]
         if sparse is None:
-            sparse = v > 1 and np.count_nonzero(J) <= SPARSE_DENSITY * J.size
+            sparse = v > 1 and bool(np.count_nonzero(J) <= SPARSE_DENSITY * J.size)
         if not sparse:
             return cls(h=h, dense=J)
         rows, cols = np.nonzero(np.triu(np.any(J != 0, axis=0), 1))
@@ -164,6 +165,11 @@ class Couplings:
             sparse_values=None if self.sparse_values is None else self.sparse_values[part],
         )
 
+    @functools.cached_property
+    def kron(self) -> tuple[F64, bool] | None:
+        """The sparse part as ``P_b kron I_n`` if it has that form (see :func:`_kron`)."""
+        return _kron(self)
+
     def _sparse_of(self, b: int) -> sp.csr_matrix:
         assert self.sparse is not None
         if self.sparse_values is None:
@@ -200,8 +206,21 @@ class Couplings:
         out: F64 = np.einsum("brv,brv->br", x, self.h[:, None, :] + 0.5 * self.apply(x))
         return out
 
-    def add_rows(self, field: F64, ki: NDArray[np.intp], bi: NDArray[np.intp], vi: NDArray[np.intp], coef: F64) -> None:
-        """``field[ki, :] += coef * J[bi, vi, :]`` for ``field [K, V]`` with distinct rows ``ki``."""
+    def add_rows(
+        self,
+        field: F64,
+        ki: NDArray[np.intp],
+        bi: NDArray[np.intp],
+        vi: NDArray[np.intp],
+        coef: F64,
+        *,
+        block_rows: tuple[NDArray[Any], F64] | None = None,
+    ) -> None:
+        """``field[ki, :] += coef * J[bi, vi, :]`` for ``field [K, V]`` with distinct rows ``ki``.
+
+        ``block_rows``: the symmetric blocks ``S`` and a factor per problem with
+        ``J_block = factor * S`` (the dynamics' float32 copy): contiguous rows instead of a
+        strided column of ``U`` (faster on large blocks, float32-accurate)."""
         if self.dense is not None:
             field[ki] += coef[:, None] * self.dense[bi, vi]
         if self.blocks is not None:
@@ -210,9 +229,20 @@ class Couplings:
             k_in, b_in, v_in, c_in = ki[inside], bi[inside], vi[inside], coef[inside]
             gi, li = v_in // n, v_in % n
             cols = gi[:, None] * n + np.arange(n)[None, :]
-            row = self.blocks[b_in, gi, li, :] + self.blocks[b_in, gi, :, li]  # row of U + U^T
-            field[k_in[:, None], cols] += (self.block_factor * c_in)[:, None] * row
-        if self.sparse is not None:
+            if block_rows is not None:
+                sym, factor = block_rows
+                field[k_in[:, None], cols] += (factor[b_in] * c_in)[:, None] * sym[b_in, gi, li]
+            else:
+                row = self.blocks[b_in, gi, li, :] + self.blocks[b_in, gi, :, li]  # row of U + U^T
+                field[k_in[:, None], cols] += (self.block_factor * c_in)[:, None] * row
+        if self.sparse is not None and self.kron is not None:  # row of P kron I: one entry per block
+            p = self.kron[0]  # [B, K, K]
+            k = p.shape[1]
+            n = self.num_variables // k
+            ti, mi = vi // n, vi % n
+            cols = np.arange(k)[None, :] * n + mi[:, None]
+            field[ki[:, None], cols] += coef[:, None] * p[bi, ti]
+        elif self.sparse is not None:
             ptr, idx = self.sparse.indptr, self.sparse.indices
             starts = ptr[vi]
             lengths = ptr[vi + 1] - starts
@@ -300,9 +330,9 @@ class CouplingOperator:
         self.sparse_factor: Any = None  # per-problem factor applied after a shared sparse product
         self.kron: Any = None  # a position-wise coupling between blocks (QAMA's head penalty), see _kron
         self.kron_uniform = False
-        kron = _kron(c) if c.sparse is not None else None
+        kron = c.kron if c.sparse is not None else None
         if kron is not None:
-            self.kron, self.kron_uniform = kron
+            self.kron, self.kron_uniform = kron[0].astype(np.float32), kron[1]
         elif c.sparse is not None:
             if c.sparse_values is None:
                 self.sparse = sp.csr_matrix(c.sparse, dtype=np.float32)
@@ -410,7 +440,7 @@ class CouplingOperator:
             o4 += prod
 
 
-def _kron(c: Couplings) -> tuple[NDArray[np.float32], bool] | None:
+def _kron(c: Couplings) -> tuple[F64, bool] | None:
     """``P [B, K, K]`` if the sparse part is ``P_b kron I_n`` for the block size ``n`` (every
     coupling joins position ``m`` of block ``t`` to position ``m`` of block ``s``, with one value
     per block pair, at every position), else ``None``; and whether ``P = c (1 1^T - I)``."""
@@ -435,7 +465,7 @@ def _kron(c: Couplings) -> tuple[NDArray[np.float32], bool] | None:
     p[:, pair] = vals
     if not np.array_equal(p[:, pair], vals):  # one value per block pair
         return None
-    p3 = np.broadcast_to(p.reshape(-1, k, k), (c.batch_size, k, k)).astype(np.float32)
+    p3 = np.broadcast_to(p.reshape(-1, k, k), (c.batch_size, k, k)).astype(np.float64)
     off = ~np.eye(k, dtype=bool)
     uniform = k > 1 and bool(np.all(p3[:, ~off] == 0) and np.all(p3[:, off] == p3[:, :1, 1:2].reshape(-1, 1)))
     return p3, uniform

@@ -33,7 +33,8 @@ optionally, polished by greedy single-flip descent (:mod:`qama_backends.cim_poli
 >>> import numpy as np
 >>> from qama_backends.cim_couplings import Couplings
 >>> J = np.zeros((1, 3, 3)); J[0, 0, 1] = J[0, 1, 0] = J[0, 1, 2] = J[0, 2, 1] = -1.0
->>> out = run_dynamics(Couplings.from_dense(np.zeros((1, 3)), J), num_reads=4, schedule=default_schedule("cac", 3), seed=0)
+>>> problem = Couplings.from_dense(np.zeros((1, 3)), J)
+>>> out = run_dynamics(problem, num_reads=4, schedule=default_schedule("cac", 3), seed=0)
 >>> sorted(set(np.abs(out.spins.sum(axis=-1)).ravel().tolist())), out.energies.min().item()
 ([3], -2.0)
 """
@@ -202,7 +203,7 @@ def normalisation(couplings: Couplings, op: CouplingOperator | None = None, *, s
     >>> round(float(n.scale[0]), 3), round(float(n.stiffness[0]), 2)
     (0.5, 6.6)
     """
-    b, v = couplings.h.shape
+    v = couplings.num_variables
     lo, hi = spectral_bounds(op or couplings.operator(), steps=steps)
     rms_h = np.sqrt(np.einsum("bv,bv->b", couplings.h, couplings.h) / max(v, 1))
     soft = -lo
@@ -215,10 +216,7 @@ def normalisation(couplings: Couplings, op: CouplingOperator | None = None, *, s
 
 def effective_dt(s: Schedule, stiffness: float) -> float:
     """The Euler step after the stability limit for the stiffest mode."""
-    if s.method == "dsb":
-        rate = math.sqrt(1.0 + s.feedback * stiffness)
-    else:
-        rate = s.feedback * stiffness
+    rate = math.sqrt(1.0 + s.feedback * stiffness) if s.method == "dsb" else s.feedback * stiffness
     return float(min(s.dt, s.stability / rate)) if rate > 0 else s.dt
 
 
@@ -267,8 +265,10 @@ def run_dynamics(
     op = couplings.operator()
     norm = norm or normalisation(couplings, op)
     dt = effective_dt(s, float(norm.stiffness.max()) if b else 0.0)
-    # the product gives the descent direction: x @ (-J / sigma)
-    neg = op.rescale(-1.0 / norm.scale).to(ops)
+    # the product gives the descent direction x @ (-J / sigma), for dsb times dt^2 beta
+    # (the velocity is stored as dt * y, so that one product is the whole coupling kick)
+    kick = dt * dt * s.feedback if s.method == "dsb" else 1.0
+    neg = op.rescale(-kick / norm.scale).to(ops)
     hn_np = (couplings.h / norm.scale[:, None]).astype(np.float32)[:, None, :]  # [B, 1, V]
     has_field = bool(np.any(hn_np))
     hn = ops.asarray(hn_np)
@@ -289,7 +289,7 @@ def run_dynamics(
         if neg_js is None:
             neg(spins_now, ebuf)
             neg_js = ebuf
-        half = ops.mul_into(neg_js, -0.5, ebuf)  # E = s.(h + J s / 2)
+        half = ops.mul_into(neg_js, -0.5 / kick, ebuf)  # E = s.(h + J s / 2)
         half += hn  # in place: half is ebuf
         ops.rowdot_into(spins_now, half, last_e)
         better = ops.less(last_e, best_e)
@@ -299,25 +299,26 @@ def run_dynamics(
 
     if s.method == "dsb":
         x = ops.normal(rng, (b, r, v), 0.1)
-        y = ops.normal(rng, (b, r, v), 0.1)
+        w = ops.normal(rng, (b, r, v), 0.1 * dt)  # w = dt * y
         g = ops.empty((b, r, v))
+        hk = ops.asarray(hn_np * np.float32(kick))
+        free = ops.less(buf, 1.0)  # a reusable mask buffer (overwritten each step)
         for t in range(s.num_steps):
             p = s.pump[0] + (s.pump[1] - s.pump[0]) * t / denom
             ops.sign_into(x, sg)
-            neg(sg, g)  # -J s
+            neg(sg, g)  # -dt^2 beta J s / sigma
             if t % s.check_every == s.check_every - 1 or t == s.num_steps - 1:
                 check(sg, g)
             if has_field:
-                g -= hn  # mu = -(J s + h)
-            g *= dt * s.feedback
-            y += g
-            ops.mul_into(x, dt * (p - 1.0), buf)
-            y += buf
-            ops.mul_into(y, dt, buf)
-            x += buf
+                g -= hk  # dt^2 beta mu, mu = -(J s + h)
+            w += g
+            ops.mul_into(x, dt * dt * (p - 1.0), buf)
+            w += buf
+            x += w
             ops.abs_into(x, buf)
+            ops.less_into(buf, 1.0, free)
+            w *= free  # inelastic walls: y = 0 where |x| reached 1
             ops.clip_(x, -1.0, 1.0)
-            y *= buf < 1.0  # inelastic walls: y = 0 where |x| reached 1
         final = sg
         ops.sign_into(x, final)
     else:
@@ -386,7 +387,8 @@ def run_dynamics(
     if polish:
         # polish the tracked best state and the final state; keep the lower of the two (float64)
         both = np.concatenate([best_np, ops.to_numpy(final)], axis=1)
-        pol = greedy_descent(couplings, both)
+        rows = (neg.blocks, -norm.scale) if ops.name == "numpy" and neg.blocks is not None else None
+        pol = greedy_descent(couplings, both, block_rows=rows)
         e2 = pol.energies.reshape(b, 2, r)
         pick = (e2[:, 1] < e2[:, 0])[..., None]
         spins = np.where(pick, pol.spins[:, r:], pol.spins[:, :r]).astype(np.int8)

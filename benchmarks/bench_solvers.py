@@ -25,8 +25,10 @@ from __future__ import annotations
 import os
 
 # One thread for every BLAS / OpenMP pool, set before numpy or torch load their libraries.
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_var] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
+os.environ["NUMEXPR_NUM_THREADS"] = "1"
 
 import argparse
 import hashlib
@@ -243,8 +245,11 @@ def call_overhead(repeats: int = 200) -> dict[str, Any]:
             t0 = time.perf_counter()
             fn(k)
             times.append(time.perf_counter() - t0)
-        out[name] = {"median_s": statistics.median(times), "p10_s": float(np.percentile(times, 10)),
-                     "p90_s": float(np.percentile(times, 90))}
+        out[name] = {
+            "median_s": statistics.median(times),
+            "p10_s": float(np.percentile(times, 10)),
+            "p90_s": float(np.percentile(times, 90)),
+        }
         print(f"  overhead  {name:<48} median {fmt_time(out[name]['median_s'])}", flush=True)
     return {"variables": ir.num_variables, "repeats": repeats, "calls": out}
 
@@ -320,7 +325,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 continue
             target = inst.best_known
             if inst.name in found:
-                target = found[inst.name]["energies"] if target is None else np.minimum(target, found[inst.name]["energies"])
+                target = (
+                    found[inst.name]["energies"] if target is None else np.minimum(target, found[inst.name]["energies"])
+                )
             try:
                 res = sweep(
                     solver,
@@ -342,7 +349,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             prev = found.get(inst.name)
             if prev is None or np.any(bf < prev["energies"]):
                 merged = bf if prev is None else np.minimum(prev["energies"], bf)
-                by = solver.name if prev is None else prev["by"] + ("" if np.all(bf >= prev["energies"]) else f", {solver.name}")
+                by = (
+                    solver.name
+                    if prev is None
+                    else prev["by"] + ("" if np.all(bf >= prev["energies"]) else f", {solver.name}")
+                )
                 found[inst.name] = {"energies": merged, "by": by}
 
     # ---- final targets: best known (file) lowered by anything found in this run
@@ -393,8 +404,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for i in instances
         ],
         "solvers": [
-            {"name": s.name, "library": s.library, "knob": s.knob, "available": s.available,
-             "why_unavailable": s.why_unavailable, "note": s.note}
+            {
+                "name": s.name,
+                "library": s.library,
+                "knob": s.knob,
+                "available": s.available,
+                "why_unavailable": s.why_unavailable,
+                "note": s.note,
+            }
             for s in solvers
         ],
         "runs": runs,

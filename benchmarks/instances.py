@@ -121,7 +121,7 @@ def maxcut_instance(seed: int, nodes: int = G1_NODES, edges: int = G1_EDGES) -> 
     e = np.array(sorted((min(u, v), max(u, v)) for u, v in g.edges()), dtype=np.int64)
     ir = _spin_ir_from_upper(np.zeros(nodes), e[:, 0], e[:, 1], np.ones(len(e)))
     desc = f"max-cut, networkx gnm_random_graph({nodes}, {edges}, seed={seed}), unit weights (G1-like)"
-    return Instance(f"maxcut-{nodes}", "sparse", ir, desc, {"seed": seed, "edges": int(len(e))})
+    return Instance(f"maxcut-{nodes}", "sparse", ir, desc, {"seed": seed, "edges": len(e)})
 
 
 def torus_instance(side: int, seed: int) -> Instance:

@@ -133,9 +133,7 @@ def _sa_solver() -> Solver:
         sampler, pairs, n = prep
         out = []
         for b, (bqm, beta_range) in enumerate(pairs):
-            ss = sampler.sample(
-                bqm, num_reads=reads, num_sweeps=budget, seed=(seed + b) % 2**31, beta_range=beta_range
-            )
+            ss = sampler.sample(bqm, num_reads=reads, num_sweeps=budget, seed=(seed + b) % 2**31, beta_range=beta_range)
             out.append(_ordered(ss, n))
         return np.stack(out)
 
@@ -166,7 +164,9 @@ def _openjij_solver() -> Solver:
             # with a seed, num_reads > 1 returns identical samples: one seeded call per read
             reads_b = [
                 _ordered(
-                    sampler.sample(bqm, num_reads=1, num_sweeps=budget, seed=(seed + 7919 * b + k) % 2**31, sparse=not dense),
+                    sampler.sample(
+                        bqm, num_reads=1, num_sweeps=budget, seed=(seed + 7919 * b + k) % 2**31, sparse=not dense
+                    ),
                     n,
                 )
                 for k in range(reads)

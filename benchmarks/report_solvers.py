@@ -206,7 +206,9 @@ def render(payload: dict[str, Any]) -> str:
     ]
     ov = payload.get("overhead")
     if ov:
-        rows = [[k, fmt_time(v["median_s"]), fmt_time(v["p10_s"]), fmt_time(v["p90_s"])] for k, v in ov["calls"].items()]
+        rows = [
+            [k, fmt_time(v["median_s"]), fmt_time(v["p10_s"]), fmt_time(v["p90_s"])] for k, v in ov["calls"].items()
+        ]
         lines += [
             f"### Per-call cost on a {ov['variables']}-variable QAMA problem ({ov['repeats']} calls)",
             "",

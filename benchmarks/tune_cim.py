@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
-    os.environ[_var] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
+os.environ["NUMEXPR_NUM_THREADS"] = "1"
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -33,8 +36,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS_DIR, limit_threads, write_json
-from instances import HELDOUT_SEED, TRAIN_SEED, Instance, maxcut_instance, qama_batch_instance, qama_instance
-from instances import sk_instance, torus_instance
+from instances import (
+    HELDOUT_SEED,
+    TRAIN_SEED,
+    Instance,
+    maxcut_instance,
+    qama_batch_instance,
+    qama_instance,
+    sk_instance,
+    torus_instance,
+)
 
 # family -> (builders of (seed) -> Instance, budgets [(steps, reads)])
 FAMILIES: dict[str, tuple[list[Any], list[tuple[int, int]]]] = {
@@ -105,8 +116,22 @@ def reference(inst: Instance, sweeps: int, reads: int) -> np.ndarray:
     return np.asarray(out)
 
 
+def mean_gap(bests: list[np.ndarray], insts: list[Instance], refs: dict[int, np.ndarray], per: int) -> float:
+    """Mean relative gap (%) of ``bests`` (``per`` runs per instance, in order) to the references."""
+    gaps = [
+        float(np.mean(100 * (best - refs[id(insts[j // per])]) / np.abs(refs[id(insts[j // per])])))
+        for j, best in enumerate(bests)
+    ]
+    return float(np.mean(gaps))
+
+
 def score(
-    method: str, params: dict[str, Any], insts: list[Instance], budgets: list[tuple[int, int]], seeds: int, log: list[Any]
+    method: str,
+    params: dict[str, Any],
+    insts: list[Instance],
+    budgets: list[tuple[int, int]],
+    seeds: int,
+    log: list[Any],
 ) -> list[np.ndarray]:
     """Best energy per problem for every (instance, budget, seed); appended to ``log``."""
     from qama_backends.cim import sample_ir
@@ -133,6 +158,50 @@ def score(
     return out
 
 
+def compare(cands: list[dict[str, Any]], families: list[str], args: Any) -> None:
+    """Score fixed schedules on the training and held-out instances of every family."""
+    out: dict[str, Any] = {"candidates": cands, "families": {}}
+    for fam in families:
+        builders, budgets = FAMILIES[fam]
+        insts = [bld(TRAIN_SEED + 100 * j + k) for j, bld in enumerate(builders) for k in range(args.train)]
+        insts += [bld(HELDOUT_SEED + 100 * j) for j, bld in enumerate(builders)]
+        refs = [reference(i, 3000, 16) for i in insts]
+        runs = []
+        for cand in cands:
+            log: list[Any] = []
+            runs.append((score(cand["method"], cand.get("params", {}), insts, budgets, args.seeds, log), log))
+        per_run = len(budgets) * args.seeds
+        for i in range(len(insts)):
+            for bests, _ in runs:
+                for best in bests[i * per_run : (i + 1) * per_run]:
+                    refs[i] = np.minimum(refs[i], best)
+        fam_out = []
+        for cand, (bests, log) in zip(cands, runs, strict=True):
+            gaps = [
+                float(np.mean(100 * (best - refs[j // per_run]) / np.abs(refs[j // per_run])))
+                for j, best in enumerate(bests)
+            ]
+            hit = float(
+                np.mean(
+                    [
+                        np.all(best <= refs[j // per_run] + 1e-9 * np.abs(refs[j // per_run]))
+                        for j, best in enumerate(bests)
+                    ]
+                )
+            )
+            walls = [e["wall_s"] for e in log]
+            fam_out.append(
+                {"candidate": cand, "gap_pct": float(np.mean(gaps)), "hit_rate": hit, "wall_s": float(np.sum(walls))}
+            )
+            print(
+                f"  {fam:<10} gap {np.mean(gaps):.4f} %  all at reference {hit:.2f}  "
+                f"wall {np.sum(walls):.1f} s  {cand}",
+                flush=True,
+            )
+        out["families"][fam] = fam_out
+        write_json(args.out, out)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--families", default=",".join(FAMILIES))
@@ -142,9 +211,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--train", type=int, default=2, help="training instances per builder")
     ap.add_argument("--seeds", type=int, default=2, help="solver seeds per (instance, budget)")
     ap.add_argument("--search-seed", type=int, default=0)
+    ap.add_argument(
+        "--compare",
+        default="",
+        help='JSON list of {"method": ..., "params": {...}}: score these on every family (training and held-out '
+        "together) instead of searching",
+    )
     ap.add_argument("--out", type=Path, default=RESULTS_DIR / "tune_cim.json")
     args = ap.parse_args(argv)
     limit_threads(1)
+    if args.compare:
+        compare(json.loads(args.compare), args.families.split(","), args)
+        return
     results: dict[str, Any] = {"config": vars(args) | {"out": str(args.out)}, "families": {}}
     for fam in args.families.split(","):
         builders, budgets = FAMILIES[fam]
@@ -174,18 +252,10 @@ def main(argv: list[str] | None = None) -> None:
                             refs[id(inst)] = np.minimum(refs[id(inst)], bests[k])
                         k += 1
 
-            def gap(bests: list[np.ndarray], insts: list[Instance]) -> float:
-                per = []
-                k = 0
-                for inst in insts:
-                    r = refs[id(inst)]
-                    for _ in budgets:
-                        for _ in range(args.seeds):
-                            per.append(float(np.mean(100 * (bests[k] - r) / np.abs(r))))
-                            k += 1
-                return float(np.mean(per))
-
-            ranked = sorted(((gap(b, train), p, log) for p, b, log in scored), key=lambda t: t[0])
+            ranked = sorted(
+                ((mean_gap(b, train, refs, len(budgets) * args.seeds), p, log) for p, b, log in scored),
+                key=lambda t: t[0],
+            )
             for g, p, _ in ranked[:8]:
                 print(f"  {method} train gap {g:.4f} %  {p or 'defaults'}", flush=True)
             chosen = ranked[: args.top] + [t for t in ranked[args.top :] if t[1] == {}]
@@ -202,16 +272,14 @@ def main(argv: list[str] | None = None) -> None:
                         k += 1
             heldout = []
             for g_train, p, bests, log in held_scored:
-                g_held = gap(bests, held)
+                g_held = mean_gap(bests, held, refs, len(budgets) * args.seeds)
                 heldout.append({"params": p, "train_gap_pct": g_train, "heldout_gap_pct": g_held, "log": log})
                 print(f"  {method} held-out gap {g_held:.4f} % (train {g_train:.4f} %)  {p or 'defaults'}", flush=True)
             fam_out["methods"][method] = {
                 "train": [{"params": p, "train_gap_pct": g, "log": log} for g, p, log in ranked],
                 "heldout": heldout,
             }
-        fam_out["references"] = {
-            f"{i.name}@{i.meta['seed']}": refs[id(i)].tolist() for i in train + held
-        }
+        fam_out["references"] = {f"{i.name}@{i.meta['seed']}": refs[id(i)].tolist() for i in train + held}
         results["families"][fam] = fam_out
         write_json(args.out, results)
     print(f"wrote {args.out}")

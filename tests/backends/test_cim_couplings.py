@@ -13,9 +13,7 @@ from qama_backends.cim_couplings import Couplings, _kron, spectral_bounds
 from qama_compile import QuadraticIR, lower_attention
 
 
-def _ir(
-    b: int, g: int, n: int, seed: int, *, penalty: str, vartype: str = "SPIN", tail: int = 0
-) -> QuadraticIR:
+def _ir(b: int, g: int, n: int, seed: int, *, penalty: str, vartype: str = "SPIN", tail: int = 0) -> QuadraticIR:
     """``b`` problems: ``g`` dense blocks of ``n`` and a sparse part of kind ``penalty``:
     ``"uniform"`` (QAMA's head penalty), ``"kron"`` (one value per head pair), ``"per-problem"``
     (the uniform pattern with different values per problem), ``"random"`` (no structure)."""

@@ -63,7 +63,10 @@ def test_stiff_problems_get_a_shorter_euler_step() -> None:
 def test_run_dynamics_accepts_a_generator_and_reports_counters() -> None:
     h, J = _sk(12, seed=2, batch=2)
     out = run_dynamics(
-        Couplings.from_dense(h, J), num_reads=5, schedule=default_schedule("cac", 12, num_steps=30), seed=np.random.default_rng(1)
+        Couplings.from_dense(h, J),
+        num_reads=5,
+        schedule=default_schedule("cac", 12, num_steps=30),
+        seed=np.random.default_rng(1),
     )
     assert out.spins.shape == (2, 5, 12) and out.energy_checks == 3 and out.steps == 30
     recomputed = np.einsum("brv,brv->br", out.spins.astype(float), 0.5 * np.matmul(out.spins.astype(float), J))
@@ -87,7 +90,7 @@ def test_torch_on_the_cpu_solves_like_numpy() -> None:
     pytest.importorskip("torch")
     rng = np.random.default_rng(21)
     problem = lower_attention(*rng.normal(size=(3, 3, 2, 40, 4)), bits=2)  # B=3, V=160: blocks + penalty
-    x_np, e_np, _ = sample_ir(problem.ir, num_reads=16, seed=3)
+    _, e_np, _ = sample_ir(problem.ir, num_reads=16, seed=3)
     x_t, e_t, info = sample_ir(problem.ir, num_reads=16, seed=3, use_torch=True, device="cpu")
     assert info["torch"] and info["device"] == "cpu" and info["structure"] == "blocks+sparse"
     np.testing.assert_allclose(e_t, problem.ir.energies(x_t), atol=1e-9)
@@ -105,9 +108,8 @@ def test_device_choice_and_thread_limits() -> None:
     if not cuda_available():
         with pytest.raises(InvalidInputError, match="CUDA"):
             resolve_ops("cuda")
-    with pytest.raises(InvalidInputError, match="num_threads"):
-        with limit_threads(0):
-            pass
+    with pytest.raises(InvalidInputError, match="num_threads"), limit_threads(0):
+        pass
     with limit_threads(1):  # a no-op when the pools already run one thread
         h, J = _sk(8, seed=0)
         assert sample_ising_arrays(h, J, num_reads=2, seed=0, num_steps=5, num_threads=1)[0].shape == (1, 2, 8)
