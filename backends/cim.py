@@ -12,7 +12,7 @@ Equations, defaults and measured figures: docs/backends/cim.md.
 >>> bqm = dimod.BinaryQuadraticModel.from_ising({"a": 0.5}, {("a", "b"): -1.0, ("b", "c"): 1.0})
 >>> ss = CIMSampler().sample(bqm, num_reads=8, seed=1)
 >>> float(ss.first.energy), ss.info["method"]
-(-2.5, 'cac')
+(-2.5, 'dsb')
 
 Batched arrays (``B`` problems x ``R`` replicas in one set of array operations per step):
 
@@ -39,7 +39,7 @@ from qama_compile.errors import InvalidInputError, ProblemTooLargeError
 
 from .cim_arrays import limit_threads, resolve_ops
 from .cim_couplings import SPARSE_DENSITY, Couplings
-from .cim_dynamics import METHODS, Schedule, default_schedule, run_dynamics
+from .cim_dynamics import DEFAULT_METHOD, METHODS, Schedule, default_schedule, run_dynamics
 
 __all__ = ["MACHINES", "CIMSampler", "Machine", "couplings_from_ir", "sample_ir", "sample_ising_arrays"]
 
@@ -123,7 +123,9 @@ def _check_size(v: int, limit: int) -> None:
         )
 
 
-def _schedule(method: str, v: int, num_steps: int | None, dt: float | None, options: dict[str, Any]) -> Schedule:
+def _schedule(
+    method: str, v: int, num_steps: int | None, dt: float | None, options: dict[str, Any], *, sparse: bool = False
+) -> Schedule:
     overrides = dict(options)
     if num_steps is not None:
         overrides["num_steps"] = num_steps
@@ -136,7 +138,7 @@ def _schedule(method: str, v: int, num_steps: int | None, dt: float | None, opti
             fix="use num_reads, seed, method, polish, structure, device, use_torch, num_threads, machine or "
             + ", ".join(_SCHEDULE_OPTIONS),
         )
-    return default_schedule(method, v, **overrides)
+    return default_schedule(method, v, sparse=sparse, **overrides)
 
 
 def _checked_arrays(h: ArrayLike, J: Any, *, check: bool) -> tuple[NDArray[np.float64], Any]:
@@ -282,7 +284,7 @@ def sample_ising_arrays(
     *,
     num_reads: int = 100,
     seed: int | None = None,
-    method: str = "cac",
+    method: str = DEFAULT_METHOD,
     num_steps: int | None = None,
     dt: float | None = None,
     polish: bool = True,
@@ -302,7 +304,8 @@ def sample_ising_arrays(
             coupling of the pair), or a scipy.sparse ``[V, V]`` matrix for ``B = 1``.
         num_reads: replicas per problem (all integrated together).
         seed: same seed, same samples.
-        method: ``"cac"`` (default), ``"ahc"``, ``"basic"`` or ``"dsb"``.
+        method: ``"dsb"`` (default: discrete simulated bifurcation), ``"cac"`` (chaotic
+            amplitude control), ``"ahc"`` or ``"basic"`` (see docs/backends/cim.md).
         num_steps, dt: round trips and Euler step (defaults scale with ``V``).
         polish: greedy single-flip descent on the best states (reported in ``info``).
         structure: ``"auto"`` (CSR when at most 10 % of ``J`` is non-zero), ``"dense"`` or
@@ -325,7 +328,7 @@ def sample_ising_arrays(
     v = ha.shape[1]
     _check_size(v, DEFAULT_MAX_VARIABLES)
     mach = _resolve_machine(machine)
-    schedule = _schedule(method, v, num_steps, dt, schedule_options)
+    _schedule(method, v, num_steps, dt, schedule_options)  # bad options fail before any work
     if sp.issparse(jm):
         couplings = (
             Couplings.from_dense(ha, jm.toarray()[None]) if structure == "dense" else Couplings.from_sparse(ha, jm)
@@ -334,6 +337,7 @@ def sample_ising_arrays(
         couplings = Couplings.from_dense(
             ha, jm, sparse=None if structure in ("auto", "blocks") else structure == "sparse"
         )
+    schedule = _schedule(method, v, num_steps, dt, schedule_options, sparse=couplings.kind == "sparse")
     return _run(
         couplings,
         num_reads=reads,
@@ -403,7 +407,7 @@ def sample_ir(
     *,
     num_reads: int = 100,
     seed: int | None = None,
-    method: str = "cac",
+    method: str = DEFAULT_METHOD,
     num_steps: int | None = None,
     dt: float | None = None,
     polish: bool = True,
@@ -435,8 +439,9 @@ def sample_ir(
     reads = _check_reads(num_reads)
     seed = _check_seed(seed)
     mach = _resolve_machine(machine)
-    schedule = _schedule(method, ir.num_variables, num_steps, dt, schedule_options)
+    _schedule(method, ir.num_variables, num_steps, dt, schedule_options)  # bad options fail before any work
     couplings, offset = couplings_from_ir(ir, structure=structure)
+    schedule = _schedule(method, ir.num_variables, num_steps, dt, schedule_options, sparse=couplings.kind == "sparse")
     spins, energies, info = _run(
         couplings,
         num_reads=reads,
@@ -537,7 +542,7 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
         *,
         num_reads: int = 100,
         seed: int | None = None,
-        method: str = "cac",
+        method: str = DEFAULT_METHOD,
         num_steps: int | None = None,
         dt: float | None = None,
         polish: bool = True,
@@ -559,7 +564,7 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
         structure = _check_structure(structure)
         v = bqm.num_variables
         _check_size(v, self.max_variables)
-        schedule = _schedule(method, v, num_steps, dt, schedule_options)
+        _schedule(method, v, num_steps, dt, schedule_options)  # bad options fail before any work
         order = list(bqm.variables)
         spin_bqm = bqm if bqm.vartype is dimod.SPIN else bqm.change_vartype(dimod.SPIN, inplace=False)
         lin, (r, c, d), *_ = spin_bqm.to_numpy_vectors(variable_order=order)
@@ -574,6 +579,7 @@ class CIMSampler(dimod.Sampler):  # type: ignore[misc]
             np.asarray(d, dtype=np.float64)[None],
             dense=structure != "sparse",
         )
+        schedule = _schedule(method, v, num_steps, dt, schedule_options, sparse=couplings.kind == "sparse")
         spins, _, info = _run(
             couplings,
             num_reads=reads,

@@ -201,9 +201,18 @@ class Couplings:
         return out
 
     def energies(self, s: NDArray[Any]) -> F64:
-        """``E = h.s + s^T J s / 2`` in float64, ``[B, R]`` for spins ``[B, R, V]``."""
+        """``E = h.s + s^T J s / 2`` in float64, ``[B, R]`` for spins ``[B, R, V]`` (one product
+        with each block's triangle: ``s^T (U + U^T) s / 2 = s^T U s``)."""
         x = np.asarray(s, dtype=np.float64)
-        out: F64 = np.einsum("brv,brv->br", x, self.h[:, None, :] + 0.5 * self.apply(x))
+        b, r, v = x.shape
+        out: F64 = np.einsum("brv,bv->br", x, self.h)
+        rest = Couplings(h=self.h, dense=self.dense, sparse=self.sparse, sparse_values=self.sparse_values)
+        if self.dense is not None or self.sparse is not None:
+            out += 0.5 * np.einsum("brv,brv->br", x, rest.apply(x))
+        if self.blocks is not None:
+            g, n = self.blocks.shape[1], self.blocks.shape[2]
+            xb = x[:, :, : g * n].reshape(b, r, g, n).transpose(0, 2, 1, 3)  # [B, G, R, n]
+            out += self.block_factor * np.einsum("bgrn,bgrn->br", xb, np.matmul(xb, self.blocks))
         return out
 
     def add_rows(
@@ -214,7 +223,7 @@ class Couplings:
         vi: NDArray[np.intp],
         coef: F64,
         *,
-        block_rows: tuple[NDArray[Any], F64] | None = None,
+        block_rows: tuple[Any, F64] | None = None,
     ) -> None:
         """``field[ki, :] += coef * J[bi, vi, :]`` for ``field [K, V]`` with distinct rows ``ki``.
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .cim_couplings import Couplings
+from .cim_couplings import CouplingOperator, Couplings
 
 __all__ = ["Polished", "greedy_descent"]
 
@@ -57,17 +57,28 @@ def greedy_descent(
     spins: NDArray[Any],
     *,
     max_iterations: int | None = None,
-    block_rows: tuple[NDArray[Any], NDArray[np.float64]] | None = None,
+    approx: tuple[CouplingOperator, NDArray[np.float64]] | None = None,
 ) -> Polished:
     """Greedy descent from ``spins [B, R, V]`` (+-1) until every replica is at a local minimum of
     single flips (or ``max_iterations``, default ``4 V + 10``). Energies never increase.
 
-    ``block_rows`` (see :meth:`Couplings.add_rows`) takes the block rows from a float32 copy;
-    the fields then carry float32 rounding, so gains below ``1e-7`` of the largest field are
-    ignored and the returned energies are recomputed in float64 from the spins."""
+    ``approx = (operator, factor)``: the dynamics' float32 product with ``J_b = factor[b] *
+    operator``; the initial fields and the block rows then come from it (one float32 product
+    and contiguous rows instead of two float64 products and strided columns), the fields carry
+    float32 rounding, so gains below ``1e-7`` of the largest field are ignored; the returned
+    energies are always exact (float64, from the spins)."""
     s = np.array(spins, dtype=np.float64)
     b, r, v = s.shape
-    field = couplings.apply(s)  # J s
+    block_rows = None
+    if approx is not None:
+        op, factor = approx
+        s32 = s.astype(np.float32)
+        field = op(s32, np.empty_like(s32)).astype(np.float64)
+        field *= factor[:, None, None]
+        if op.blocks is not None:
+            block_rows = (op.blocks, factor)
+    else:
+        field = couplings.apply(s)  # J s
     field += couplings.h[:, None, :]
     flips = np.zeros((b, r), dtype=np.int64)
     limit = max_iterations if max_iterations is not None else 4 * v + 10
@@ -76,7 +87,7 @@ def greedy_descent(
         k = _groups(couplings)
         width = math.ceil(v / k)
         pad = k * width - v
-        tol = (1e-7 if block_rows is not None else 1e-12) * (1.0 + float(np.abs(field).max()))
+        tol = (1e-7 if approx is not None else 1e-12) * (1.0 + float(np.abs(field).max()))
         s2, f2 = s.reshape(b * r, v), field.reshape(b * r, v)
         owner = np.repeat(np.arange(b), r)
         energy = np.einsum("kv,kv->k", s2, f2 + couplings.h[owner]) / 2
@@ -127,7 +138,7 @@ def greedy_descent(
             energy[active] = new_e
             s2[active], f2[active] = cur_s, cur_f
         s, field = s2.reshape(b, r, v), f2.reshape(b, r, v)
-    if block_rows is not None:
+    if approx is not None:
         energies = couplings.energies(s)
     else:
         energies = np.einsum("brv,brv->br", s, field + couplings.h[:, None, :]) / 2  # s.(h + J s / 2)

@@ -212,6 +212,11 @@ def ttt_of(cells: list[dict[str, Any]], target: np.ndarray | None, gap: float) -
     return best
 
 
+def size_factor(inst: Instance) -> float:
+    """Larger instances get a longer per-call cap and time budget: batches and n >= 2000 x 2."""
+    return 2.0 if inst.family == "qama-batch" or inst.n >= 2000 else 1.0
+
+
 # --------------------------------------------------------------------------- context measurements
 def call_overhead(repeats: int = 200) -> dict[str, Any]:
     """Per-call cost on a 64-variable QAMA problem: cim with 1 step, no polish (what is not
@@ -290,7 +295,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     quick = args.quick
     repeats = args.repeats or (3 if quick else 5)
     cap = args.cap if args.cap is not None else (1.0 if quick else 4.0)
-    pair_budget = args.pair_budget if args.pair_budget is not None else (20.0 if quick else 45.0)
+    pair_budget = args.pair_budget if args.pair_budget is not None else (20.0 if quick else 60.0)
     budgets, reads = (QUICK_BUDGETS, QUICK_READS) if quick else (BUDGETS, READS)
     out_path = args.out or RESULTS_DIR / ("solvers_quick.json" if quick else "solvers.json")
     limit_threads(1)
@@ -335,8 +340,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     budgets=budgets,
                     reads=reads,
                     repeats=repeats,
-                    cap=cap * (4 if inst.family == "qama-batch" else 1) * max(1.0, inst.n / 2048),
-                    pair_budget=pair_budget,
+                    cap=cap * size_factor(inst),
+                    pair_budget=pair_budget * solver.time_share * size_factor(inst),
                     seed=args.seed,
                     target=target,
                 )

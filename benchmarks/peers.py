@@ -60,6 +60,7 @@ class Solver:
     why_unavailable: str = ""
     applies: Callable[[Instance], bool] = field(default=lambda inst: True)
     note: str = ""
+    time_share: float = 1.0  # fraction of the per-(solver, instance) time budget (the main pair gets 1)
 
 
 def _module(name: str) -> tuple[Any | None, str]:
@@ -183,6 +184,7 @@ def _openjij_solver() -> Solver:
         available=mod is not None,
         why_unavailable=why,
         note="sparse=False on dense problems; one seeded call per read (seeded num_reads>1 repeats one sample)",
+        time_share=1 / 3,
     )
 
 
@@ -231,8 +233,9 @@ def _sb_solver(mode: str) -> Solver:
         run=run,
         available=mod is not None,
         why_unavailable=why,
-        applies=lambda inst: inst.family in ("sk", "qama"),
-        note=f"mode={mode}, agents=reads, early_stopping off, float32; dense-only (dense families)",
+        applies=lambda inst: inst.name in ("sk-512", "sk-2000", "qama-std-1024"),
+        note=f"mode={mode}, agents=reads, early_stopping off, float32; dense-only: sk-512, sk-2000, qama-std-1024",
+        time_share=1 / 3,
     )
 
 
@@ -288,8 +291,10 @@ def _cimopt_solver() -> Solver:
         run=run,
         available=mod is not None,
         why_unavailable=why,
-        applies=lambda inst: inst.batch == 1 and inst.dense_ok and inst.n <= 1024,
-        note="the package's SK (N=100) hyperparameters, couplings rescaled; fields via one ancilla spin",
+        applies=lambda inst: inst.name in ("sk-512", "qama-std-1024"),
+        note="the package's SK (N=100) hyperparameters, couplings rescaled; fields via one ancilla spin; "
+        "sk-512 and qama-std-1024 only",
+        time_share=1 / 3,
     )
 
 
