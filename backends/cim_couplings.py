@@ -204,7 +204,7 @@ class Couplings:
         """``E = h.s + s^T J s / 2`` in float64, ``[B, R]`` for spins ``[B, R, V]`` (one product
         with each block's triangle: ``s^T (U + U^T) s / 2 = s^T U s``)."""
         x = np.asarray(s, dtype=np.float64)
-        b, r, v = x.shape
+        b, r = x.shape[:2]
         out: F64 = np.einsum("brv,bv->br", x, self.h)
         rest = Couplings(h=self.h, dense=self.dense, sparse=self.sparse, sparse_values=self.sparse_values)
         if self.dense is not None or self.sparse is not None:
