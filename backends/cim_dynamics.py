@@ -114,7 +114,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "basic": {"pump": (0.0, 1.5), "feedback": 0.6, "rate": (0.0, 0.0), "noise": 0.05, "dt": 0.2},
     "ahc": {"pump": (-0.5, 0.9), "feedback": 0.5, "rate": (0.3, 0.3)},
     "cac": {"pump": (-1.0, 0.5), "feedback": 0.5, "rate": (0.3, 2.0), "modulation": 0.2},
-    "dsb": {"pump": (0.0, 1.0), "feedback": 0.5, "dt": 1.0, "clip": 1.0, "stability": 1.5},
+    "dsb": {"pump": (0.0, 1.0), "feedback": 0.7, "dt": 1.0, "clip": 1.0, "stability": 1.5},
 }
 #: Changes for problems whose couplings are a sparse graph (no dense part): a weaker coupling.
 _SPARSE_DEFAULTS: dict[str, dict[str, Any]] = {

@@ -35,7 +35,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, limit_threads, write_json
+from common import RESULTS_DIR, ROOT, limit_threads, update_docs, write_json
 from instances import (
     HELDOUT_SEED,
     TRAIN_SEED,
@@ -158,8 +158,41 @@ def score(
     return out
 
 
+def _label(cand: dict[str, Any]) -> str:
+    params = cand.get("params") or {}
+    text = cand["method"] + " " + ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v}" for k, v in params.items())
+    return text + (f" ({cand['note']})" if cand.get("note") else "")
+
+
+def report(paths: list[Path]) -> str:
+    """A markdown table: mean gap (%) and share of runs at the reference, per schedule and family."""
+    rows: dict[str, dict[str, str]] = {}
+    families: list[str] = []
+    for path in paths:
+        data = json.loads(path.read_text())
+        for fam, entries in data["families"].items():
+            if fam not in families:
+                families.append(fam)
+            for e in entries:
+                label = _label(e["candidate"])
+                rows.setdefault(label, {})[fam] = f"{e['gap_pct']:.4f} ({e['hit_rate']:.2f})"
+    header = "| schedule | " + " | ".join(families) + " |"
+    lines = [
+        f"From {', '.join(f'`benchmarks/results/{p.name}`' for p in paths)}: mean gap to the reference in %, "
+        "(in brackets) the share of runs whose best read reached it on every problem; '-': not run.",
+        "",
+        header,
+        "|" + "---|" * (len(families) + 1),
+    ]
+    for label, cols in rows.items():
+        lines.append(f"| {label} | " + " | ".join(cols.get(f, "-") for f in families) + " |")
+    return "\n".join(lines)
+
+
 def compare(cands: list[dict[str, Any]], families: list[str], args: Any) -> None:
     """Score fixed schedules on the training and held-out instances of every family."""
+    from qama_backends.cim_dynamics import default_schedule
+
     out: dict[str, Any] = {"candidates": cands, "families": {}}
     for fam in families:
         builders, budgets = FAMILIES[fam]
@@ -168,6 +201,11 @@ def compare(cands: list[dict[str, Any]], families: list[str], args: Any) -> None
         refs = [reference(i, 3000, 16) for i in insts]
         runs = []
         for cand in cands:
+            if not cand.get("params"):  # record what the defaults were
+                sched = default_schedule(cand["method"], 100)
+                keep = ("dt", "feedback", "pump", "rate", "modulation", "stability")
+                cand["params"] = {k: getattr(sched, k) for k in keep}
+                cand["note"] = "the defaults when this was run"
             log: list[Any] = []
             runs.append((score(cand["method"], cand.get("params", {}), insts, budgets, args.seeds, log), log))
         per_run = len(budgets) * args.seeds
@@ -218,7 +256,18 @@ def main(argv: list[str] | None = None) -> None:
         "together) instead of searching",
     )
     ap.add_argument("--out", type=Path, default=RESULTS_DIR / "tune_cim.json")
+    ap.add_argument(
+        "--report",
+        nargs="*",
+        type=Path,
+        help="render these --compare JSONs as the table of docs/backends/cim.md (and update it)",
+    )
     args = ap.parse_args(argv)
+    if args.report is not None:
+        text = report(args.report or sorted(RESULTS_DIR.glob("tune_compare*.json")))
+        print(text)
+        update_docs(ROOT / "docs" / "backends" / "cim.md", "tune_cim", text)
+        return
     limit_threads(1)
     if args.compare:
         compare(json.loads(args.compare), args.families.split(","), args)
@@ -273,10 +322,10 @@ def main(argv: list[str] | None = None) -> None:
             heldout = []
             for g_train, p, bests, log in held_scored:
                 g_held = mean_gap(bests, held, refs, len(budgets) * args.seeds)
-                heldout.append({"params": p, "train_gap_pct": g_train, "heldout_gap_pct": g_held, "log": log})
+                heldout.append({"params": p, "train_gap_pct": g_train, "heldout_gap_pct": g_held})
                 print(f"  {method} held-out gap {g_held:.4f} % (train {g_train:.4f} %)  {p or 'defaults'}", flush=True)
             fam_out["methods"][method] = {
-                "train": [{"params": p, "train_gap_pct": g, "log": log} for g, p, log in ranked],
+                "train": [{"params": p, "train_gap_pct": g} for g, p, _ in ranked],
                 "heldout": heldout,
             }
         fam_out["references"] = {f"{i.name}@{i.meta['seed']}": refs[id(i)].tolist() for i in train + held}
