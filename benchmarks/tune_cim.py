@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
                             refs[id(inst)] = np.minimum(refs[id(inst)], bests[k])
                         k += 1
             heldout = []
-            for g_train, p, bests, log in held_scored:
+            for g_train, p, bests, _ in held_scored:
                 g_held = mean_gap(bests, held, refs, len(budgets) * args.seeds)
                 heldout.append({"params": p, "train_gap_pct": g_train, "heldout_gap_pct": g_held})
                 print(f"  {method} held-out gap {g_held:.4f} % (train {g_train:.4f} %)  {p or 'defaults'}", flush=True)
