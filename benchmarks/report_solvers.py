@@ -55,7 +55,7 @@ def fmt_ttt(payload: dict[str, Any], inst: str, solver: str, key: str) -> str:
         return "failed"
     entry = _ttt(payload, inst, solver, key)
     if entry is None:
-        return f"not reached (<= {fmt_time(_slowest(run))}/call tried)"
+        return f"not reached (calls up to {fmt_time(_slowest(run))})"
     return f"{fmt_time(entry['median_s'])} ({entry['budget']}x{entry['reads']})"
 
 
@@ -126,7 +126,18 @@ def render(payload: dict[str, Any]) -> str:
     fam = _families(payload)
     solvers = [s["name"] for s in payload["solvers"] if s["available"]]
     ran = [s for s in solvers if any(r["solver"] == s for r in payload["runs"])]
+    cpus = float(m["cpu"].get("CPU(s)", 1) or 1)
+    loaded = m["loadavg_at_start"][0] > 0.5 * cpus
     lines = [
+        *(
+            [
+                f"**Preliminary: measured on a loaded machine** (load average {m['loadavg_at_start'][0]:.1f} on "
+                f"{cpus:g} CPUs at start): absolute times are inflated and noisy; rerun on a quiet machine.",
+                "",
+            ]
+            if loaded
+            else []
+        ),
         f"Generated from `benchmarks/results/{'solvers_quick' if payload['config']['quick'] else 'solvers'}.json` "
         f"(`{m['command']}`, {m['utc']}, {payload['elapsed_s']:.0f} s) by `benchmarks/report_solvers.py`.",
         "",
