@@ -6,15 +6,17 @@ keeps ``J`` as the sum of up to two parts, so that the product ``x @ J`` that ev
 the dynamics needs costs what the structure costs, not ``V^2``:
 
 * ``dense``: ``[B, V, V]`` (SK-like problems);
-* ``blocks``: ``[B, G, n, n]`` symmetric dense blocks on the diagonal (variables
-  ``g*n .. g*n+n-1``): a QAMA problem's heads, multiplied block by block (``H``-fold
-  less work than the full ``V x V`` product);
+* ``blocks``: ``[B, G, n, n]`` dense blocks on the diagonal (variables ``g*n .. g*n+n-1``),
+  kept as the IR's strictly upper triangles: a QAMA problem's heads, multiplied block by
+  block (``H``-fold less work than the full ``V x V`` product);
 * ``sparse``: a CSR matrix of the pattern every problem shares, with per-problem values
-  (a QAMA head penalty, a sparse graph, an embedded physical problem).
+  (a QAMA head penalty, a sparse graph, an embedded physical problem). When it is
+  ``P_b kron I_n`` (QAMA's head penalty) the product is ``O(V H)`` sums instead.
 
-The float64 parts are the reference (energies, greedy polish); :meth:`Couplings.operator`
-builds the float32 product for the dynamics (rescaled per problem, then moved to torch if
-wanted), and :func:`spectral_bounds` estimates the ends of each ``J_b``'s spectrum from it.
+The float64 parts are the reference (exact energies, polish fields without the fast path);
+:meth:`Couplings.operator` builds the float32 product for the dynamics (rescaled per problem,
+then moved to torch if wanted), and :func:`spectral_bounds` estimates the ends of each
+``J_b``'s spectrum with it.
 
 >>> import numpy as np
 >>> J = np.array([[[0.0, 1.0, 0.0], [1.0, 0.0, -2.0], [0.0, -2.0, 0.0]]])
