@@ -213,7 +213,7 @@ def _run(
     checks = polish_iters = 0
     dt_eff = schedule.dt
     if v and b:
-        per_problem = reads * v * 4 * 10 + couplings_bytes(couplings) // max(b, 1)
+        per_problem = reads * v * 4 * 10 + _couplings_bytes(couplings) // max(b, 1)
         chunk = max(1, min(b, _CHUNK_BYTES // max(per_problem, 1)))
         seeds = np.random.SeedSequence(seed).spawn((b + chunk - 1) // chunk)
         with limit_threads(num_threads, torch_used=ops.name == "torch"):
@@ -264,7 +264,7 @@ def _run(
     return spins, energies, info
 
 
-def couplings_bytes(c: Couplings) -> int:
+def _couplings_bytes(c: Couplings) -> int:
     """float32 bytes of the coupling product (what the dynamics keep per chunk)."""
     total = 0
     if c.dense is not None:
