@@ -172,9 +172,7 @@ class NumpyOps(ArrayOps):
         return np.empty_like(a)
 
     def clip_(self, a: Any, lo: float, hi: float) -> Any:
-        np.minimum(a, hi, out=a)  # minimum/maximum: no np.clip wrapper overhead
-        np.maximum(a, lo, out=a)
-        return a
+        return np.clip(a, lo, hi, out=a)  # one pass (minimum + maximum: two, and slower each)
 
     def sign_into(self, a: Any, out: Any) -> Any:
         return np.copysign(np.float32(1.0), a, out=out)  # +-1; +0.0 -> +1
