@@ -151,7 +151,7 @@ def sweep(
         if reason:
             skipped.append({"budget": b, "reads": r, "why": reason})
             continue
-        walls, bests, means = [], [], []
+        walls, bests = [], []
         for k in range(repeats):
             s = cell_seed(seed, solver.name, inst.name, b, r, k)
             t0 = time.perf_counter()
@@ -165,7 +165,6 @@ def sweep(
                     raise RuntimeError(f"dimod and IR energies disagree on {inst.name}")
                 checked = True
             bests.append(e.min(axis=1))
-            means.append(e.mean(axis=1))
             best_found = np.minimum(best_found, e.min(axis=1))
         cells.append(
             {
@@ -174,7 +173,6 @@ def sweep(
                 "walls_s": walls,
                 "median_s": statistics.median(walls),
                 "best": [x.tolist() for x in bests],  # [repeats][B]
-                "mean": [x.tolist() for x in means],
             }
         )
         print(
@@ -426,7 +424,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "best_known_improved": improved,
         "elapsed_s": elapsed,
     }
-    write_json(out_path, payload)
+    write_json(out_path, payload, indent=None)  # compact: per-repeat energies of every problem
     print(f"wrote {out_path} ({elapsed:.0f} s)")
     from report_solvers import render, update_outputs
 
