@@ -120,3 +120,18 @@ def test_check_false_skips_validation_but_solves_the_same() -> None:
     a = sample_ising_arrays(h, J, num_reads=6, seed=1, num_steps=80)
     b = sample_ising_arrays(h, J, num_reads=6, seed=1, num_steps=80, check=False)
     np.testing.assert_array_equal(a[0], b[0])
+
+
+def test_sparse_bqms_take_the_sparse_path_and_their_defaults() -> None:
+    # a planted ferromagnet on a sparse random graph (gauge g): ground state s = g, E = -|edges|
+    rng = np.random.default_rng(4)
+    n = 300
+    pairs = {tuple(sorted(p)) for p in rng.integers(0, n, size=(900, 2)).tolist() if p[0] != p[1]}
+    g = rng.choice([-1, 1], size=n)
+    bqm = dimod.BinaryQuadraticModel.from_ising({}, {(i, j): -float(g[i] * g[j]) for i, j in pairs})
+    ss = CIMSampler().sample(bqm, num_reads=8, seed=0, num_steps=300)
+    assert ss.info["structure"] == "sparse"
+    assert ss.info["schedule"]["feedback"] == default_schedule("dsb", n, sparse=True).feedback
+    assert ss.first.energy == pytest.approx(-len(pairs))
+    dense = CIMSampler().sample(bqm, num_reads=8, seed=0, num_steps=300, structure="dense")
+    assert dense.info["structure"] == "dense" and dense.first.energy == pytest.approx(-len(pairs))
