@@ -211,7 +211,10 @@ def ttt_of(cells: list[dict[str, Any]], target: np.ndarray | None, gap: float) -
 
 
 def size_factor(inst: Instance) -> float:
-    """Larger instances get a longer per-call cap and time budget: batches and n >= 2000 x 2."""
+    """Larger instances get a longer per-call cap and time budget: batches and n >= 2000 x 2,
+    dense SK n >= 2000 x 3 (its best known energy needs long calls)."""
+    if inst.family == "sk" and inst.n >= 2000:
+        return 3.0
     return 2.0 if inst.family == "qama-batch" or inst.n >= 2000 else 1.0
 
 
