@@ -137,11 +137,11 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> None:
+def write_json(path: Path, payload: dict[str, Any], *, indent: int | None = 1) -> None:
     """Write ``payload`` atomically (temp file, fsync, rename) as strict JSON."""
     from qama_compile.base.atomic import atomic_write_text
 
-    atomic_write_text(path, json.dumps(_jsonable(payload), indent=1, sort_keys=False) + "\n")
+    atomic_write_text(path, json.dumps(_jsonable(payload), indent=indent, sort_keys=False) + "\n")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -1,14 +1,30 @@
-"""Benchmark instances: QAMA problems from real MiniLM tensors and dense SK spin glasses.
+"""Benchmark instances: the families of issue 15, reproducible from seeds.
 
-Every instance is an Ising problem in dimod's convention::
+Every instance is a batch of ``B`` Ising problems in dimod's convention::
 
-    E(s) = offset + sum_i h_i s_i + sum_{i<j} J_ij s_i s_j,   s in {-1, +1}^n
+    E_b(s) = offset_b + sum_i h_bi s_i + sum_{i<j} J_bij s_i s_j,   s in {-1, +1}^n
 
-held as dense numpy arrays (``J`` strictly upper triangular) plus the matching
-``dimod.BinaryQuadraticModel`` (SPIN), which is the reference every solver's samples are
-re-scored with. The target is the exact ground energy where the problem is small enough to
-enumerate (``qama_backends.exact.ExactSampler``), else it is set later to the best energy any
-solver found in the run.
+held as a :class:`qama_compile.QuadraticIR` in SPIN form (``ir``: what our ``cim`` backend and
+the toolkit consume) plus one ``dimod.BinaryQuadraticModel`` per problem with integer labels
+``0..n-1`` (``bqms``: the reference every solver's samples are re-scored with, and what the
+dimod peers consume). Both are built once, outside any timing.
+
+Families (``--quick`` uses the small ones):
+
+* ``sk-N``: dense Sherrington-Kirkpatrick, ``J_ij = +-1`` for every pair, ``h = 0``.
+* ``maxcut-800``: sparse max-cut like G-set G1: ``networkx.gnm_random_graph(800, 19176,
+  seed)`` (the size and edge count of G1, which rudy generates as a random graph of density
+  6 %), weight +1 on every edge; minimising ``sum_{ij in E} s_i s_j`` maximises the cut
+  ``(|E| - E) / 2``. It is *like* G1, not G1: the published G1 optimum does not apply.
+* ``torus-50``: 2D 50 x 50 toroidal grid, ``J = +-1`` on the 5000 nearest-neighbour bonds.
+* ``qama-std-V`` / ``qama-raw-V``: one QAMA problem lowered from seeded random ``q, k, v``
+  (``N(0, 1)``, head dimension 16, 4 bits) with ``normalize="standardise"`` or without
+  normalisation, ``V = H * N * 4`` variables.
+* ``qama-batch-BxV``: ``B`` standardised QAMA problems of ``V`` variables in one IR.
+
+Seeds: every benchmark instance uses ``seed = BENCH_SEED + a per-family offset``; the tuning
+script (``tune_cim.py``) draws its training and held-out instances from the same families
+with seeds ``TRAIN_SEED + k`` and ``HELDOUT_SEED + k``, never these.
 """
 
 from __future__ import annotations
@@ -20,146 +36,147 @@ import dimod
 import numpy as np
 from numpy.typing import NDArray
 
-import qama_compile
-from qama_compile.datasets import load_example
+from qama_compile import QuadraticIR, lower_attention
 
-EXACT_LIMIT = 26  # enumerate up to this many spins (2^26 states: seconds)
+BENCH_SEED = 15_000
+TRAIN_SEED = 25_000
+HELDOUT_SEED = 35_000
+G1_NODES, G1_EDGES = 800, 19_176
 
 
 @dataclass(eq=False)
 class Instance:
-    """One Ising problem (dimod convention) and what we know about its optimum."""
+    """A batch of Ising problems (SPIN IR + dimod BQMs) and its best-known energies."""
 
     name: str
-    family: str  # "sk" or "qama"
-    h: NDArray[np.float64]  # [n]
-    J: NDArray[np.float64]  # [n, n], strictly upper triangular
-    offset: float
+    family: str  # "sk", "sparse", "qama", "qama-batch"
+    ir: QuadraticIR
     description: str
-    target: float | None = None
-    target_kind: str = "best found in run"  # or "exact (enumerated)"
     meta: dict[str, Any] = field(default_factory=dict)
-    _bqm: dimod.BinaryQuadraticModel | None = None
+    best_known: NDArray[np.float64] | None = None  # [B]
+    _bqms: list[dimod.BinaryQuadraticModel] | None = None
+    _dense: NDArray[np.float64] | None = None
 
     @property
     def n(self) -> int:
-        return int(self.h.size)
+        return self.ir.num_variables
 
     @property
-    def has_field(self) -> bool:
-        return bool(np.any(self.h != 0))
+    def batch(self) -> int:
+        return self.ir.batch_size
 
     @property
-    def bqm(self) -> dimod.BinaryQuadraticModel:
-        """The SPIN BQM (labels 0..n-1): the reference for every energy."""
-        if self._bqm is None:
-            rows, cols = np.nonzero(self.J)
-            self._bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
-                self.h, (rows, cols, self.J[rows, cols]), self.offset, dimod.SPIN
-            )
-        return self._bqm
+    def dense_ok(self) -> bool:
+        """Whether a dense ``[n, n]`` form per problem is reasonable (dense-only peers)."""
+        return self.family in ("sk", "qama") and self.n <= 4096
+
+    @property
+    def bqms(self) -> list[dimod.BinaryQuadraticModel]:
+        """One SPIN BQM per problem, labels ``0..n-1``."""
+        if self._bqms is None:
+            out = []
+            for b in range(self.batch):
+                r, c, d = self.ir.coo(b)
+                out.append(
+                    dimod.BinaryQuadraticModel.from_numpy_vectors(
+                        self.ir.linear[b], (r, c, d), float(self.ir.offset[b]), vartype=dimod.SPIN
+                    )
+                )
+            self._bqms = out
+        return self._bqms
+
+    def dense_upper(self, b: int = 0) -> NDArray[np.float64]:
+        """Strictly upper-triangular ``J`` of problem ``b`` (dense peers)."""
+        return self.ir.dense_matrix(b)
 
     def energies(self, spins: NDArray[Any]) -> NDArray[np.float64]:
-        """Energies of spin rows ``[S, n]`` (entries -1/+1), computed by dimod."""
-        s = np.asarray(spins)
-        if s.ndim != 2 or s.shape[1] != self.n or not np.all(np.abs(s) == 1):
-            raise ValueError(f"{self.name}: expected [S, {self.n}] spins in {{-1, +1}}, got shape {s.shape}")
-        out: NDArray[np.float64] = np.asarray(self.bqm.energies((s.astype(np.int8), range(self.n))), dtype=np.float64)
-        return out
+        """dimod's energies ``[B, R]`` of spins ``[B, R, n]`` (the reference)."""
+        s = np.asarray(spins, dtype=np.int8)
+        out = np.stack([bqm.energies((s[b], range(self.n))) for b, bqm in enumerate(self.bqms)])
+        return np.asarray(out, dtype=np.float64)
 
-    def energies_numpy(self, spins: NDArray[Any]) -> NDArray[np.float64]:
-        """The same energies with numpy (an independent check of the dimod path)."""
-        s = np.asarray(spins, dtype=np.float64)
-        out: NDArray[np.float64] = self.offset + s @ self.h + np.einsum("si,ij,sj->s", s, self.J, s)
-        return out
+    def energies_ir(self, spins: NDArray[Any]) -> NDArray[np.float64]:
+        """The same energies from the IR (an independent check of the dimod path)."""
+        return self.ir.energies(np.asarray(spins, dtype=np.int8))
 
-    def solve_exact(self) -> None:
-        """Set the target to the enumerated ground energy (n <= EXACT_LIMIT)."""
-        from qama_backends.exact import ExactSampler
 
-        ss = ExactSampler(max_variables=EXACT_LIMIT).sample(self.bqm, num_reads=1)
-        self.target = float(ss.first.energy)
-        self.target_kind = "exact (enumerated)"
+def _spin_ir_from_upper(h: NDArray[np.float64], rows: Any, cols: Any, data: Any) -> QuadraticIR:
+    return QuadraticIR.from_coo(linear=h[None], rows=rows, cols=cols, data=np.asarray(data)[None], vartype="SPIN")
 
 
 def sk_instance(n: int, seed: int) -> Instance:
-    """Dense Sherrington-Kirkpatrick: J_ij = +-1 with equal probability for all i < j, h = 0."""
+    """Dense SK: ``J_ij = +-1`` with equal probability for all ``i < j``, ``h = 0``."""
     rng = np.random.default_rng(seed)
-    upper = np.triu(rng.choice(np.array([-1.0, 1.0]), size=(n, n)), k=1)
-    return Instance(
-        name=f"sk-{n}",
-        family="sk",
-        h=np.zeros(n),
-        J=upper,
-        offset=0.0,
-        description=f"dense SK, n={n}, J=+-1, seed={seed}",
-        meta={"seed": seed},
-    )
+    iu, ju = np.triu_indices(n, 1)
+    data = rng.choice(np.array([-1.0, 1.0]), size=iu.size)
+    ir = _spin_ir_from_upper(np.zeros(n), iu, ju, data)
+    return Instance(f"sk-{n}", "sk", ir, f"dense SK, n={n}, J=+-1, seed={seed}", {"seed": seed})
 
 
-def qama_instance(name: str, *, sentence: int, layer: int, heads: list[int] | int, tokens: int, bits: int) -> Instance:
-    """A QAMA problem lowered from the shipped MiniLM-L6 tensors, in its exact Ising form."""
-    ex = load_example(sentence=sentence, layer=layer, heads=heads, tokens=tokens)
-    problem = qama_compile.lower_attention(ex.q, ex.k, ex.v, bits=bits)
-    spin = problem.ir.to_spin()
-    J = spin.dense_matrix(0)
-    h = np.array(spin.linear[0], dtype=np.float64)
-    inst = Instance(
-        name=name,
-        family="qama",
-        h=h,
-        J=J,
-        offset=float(spin.offset[0]),
-        description=(
-            f"MiniLM-L6 sentence {sentence}, layer {layer}, heads {list(ex.heads)}, {tokens} tokens, "
-            f"bits={bits}: {h.size} spins"
-        ),
-        meta={"sentence": sentence, "layer": layer, "heads": list(ex.heads), "tokens": tokens, "bits": bits},
-    )
-    # The Ising arrays must give the QUBO's energy for every assignment: check on random ones.
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 2, size=(32, h.size))
-    e_qubo = problem.energies(x)[0]
-    e_ising = inst.energies(2 * x - 1)
-    if not np.allclose(e_qubo, e_ising, rtol=1e-9, atol=1e-9):
-        raise AssertionError(f"{name}: Ising form disagrees with the QUBO")
-    return inst
+def maxcut_instance(seed: int, nodes: int = G1_NODES, edges: int = G1_EDGES) -> Instance:
+    """Max-cut on ``networkx.gnm_random_graph(nodes, edges, seed)`` with unit weights (G1-like)."""
+    import networkx as nx
+
+    g = nx.gnm_random_graph(nodes, edges, seed=seed)
+    e = np.array(sorted((min(u, v), max(u, v)) for u, v in g.edges()), dtype=np.int64)
+    ir = _spin_ir_from_upper(np.zeros(nodes), e[:, 0], e[:, 1], np.ones(len(e)))
+    desc = f"max-cut, networkx gnm_random_graph({nodes}, {edges}, seed={seed}), unit weights (G1-like)"
+    return Instance(f"maxcut-{nodes}", "sparse", ir, desc, {"seed": seed, "edges": len(e)})
 
 
-_QAMA_SPECS: list[dict[str, Any]] = [
-    # enumerable: exact targets
-    {"name": "qama-L0-h2-t3-b4", "sentence": 0, "layer": 0, "heads": [0, 1], "tokens": 3, "bits": 4},
-    {"name": "qama-L3-h2-t6-b2", "sentence": 1, "layer": 3, "heads": [2, 5], "tokens": 6, "bits": 2},
-    # larger: best found in the run
-    {"name": "qama-L2-h4-t10-b3", "sentence": 2, "layer": 2, "heads": 4, "tokens": 10, "bits": 3},
-    {"name": "qama-L5-h12-t10-b4", "sentence": 3, "layer": 5, "heads": 12, "tokens": 10, "bits": 4},
-]
+def torus_instance(side: int, seed: int) -> Instance:
+    """``side x side`` periodic grid, ``J = +-1`` on each nearest-neighbour bond, ``h = 0``."""
+    rng = np.random.default_rng(seed)
+    idx = np.arange(side * side).reshape(side, side)
+    a = np.concatenate([idx.ravel(), idx.ravel()])
+    b = np.concatenate([np.roll(idx, -1, 0).ravel(), np.roll(idx, -1, 1).ravel()])
+    data = rng.choice(np.array([-1.0, 1.0]), size=a.size)
+    ir = _spin_ir_from_upper(np.zeros(side * side), np.minimum(a, b), np.maximum(a, b), data)
+    desc = f"{side}x{side} toroidal grid, J=+-1 on {a.size} bonds, seed={seed}"
+    return Instance(f"torus-{side}", "sparse", ir, desc, {"seed": seed})
 
 
-def build_instances(*, quick: bool, seed: int) -> list[Instance]:
-    """The benchmark set. ``quick`` keeps the small ones (SK 64 and 256, two QAMA problems)."""
-    sk_sizes = [64, 256] if quick else [64, 256, 1024]
-    out = [sk_instance(n, seed + n) for n in sk_sizes]
-    qama_specs = list(_QAMA_SPECS)
-    if quick:
-        qama_specs = [qama_specs[0], qama_specs[2]]
-    for spec in qama_specs:
-        out.append(qama_instance(**spec))
-    for inst in out:
-        if inst.n <= EXACT_LIMIT:
-            inst.solve_exact()
-    return out
+def qama_ir(batch: int, heads: int, tokens: int, seed: int, *, normalize: str | None, bits: int = 4) -> QuadraticIR:
+    """The SPIN IR of ``batch`` QAMA problems lowered from seeded ``N(0, 1)`` tensors (d = 16)."""
+    q, k, v = np.random.default_rng(seed).normal(size=(3, batch, heads, tokens, 16))
+    return lower_attention(q, k, v, bits=bits, normalize=normalize).ir.to_spin()
 
 
-def instance_by_name(name: str, *, seed: int) -> Instance:
-    """Rebuild one instance of :func:`build_instances` by name (for subprocess probes)."""
-    if name.startswith("sk-"):
-        n = int(name.split("-", 1)[1])
-        return sk_instance(n, seed + n)
-    for spec in _QAMA_SPECS:
-        if spec["name"] == name:
-            inst = qama_instance(**spec)
-            if inst.n <= EXACT_LIMIT:
-                inst.solve_exact()
-            return inst
-    raise KeyError(f"unknown instance {name!r}")
+def qama_instance(heads: int, tokens: int, seed: int, *, normalize: str | None) -> Instance:
+    ir = qama_ir(1, heads, tokens, seed, normalize=normalize)
+    kind = "std" if normalize else "raw"
+    desc = f"QAMA H={heads}, N={tokens}, 4 bits, random q,k,v (seed {seed}), normalize={normalize or 'none'}"
+    meta = {"seed": seed, "heads": heads, "tokens": tokens, "normalize": normalize or "none"}
+    return Instance(f"qama-{kind}-{ir.num_variables}", "qama", ir, desc, meta)
+
+
+def qama_batch_instance(batch: int, heads: int, tokens: int, seed: int) -> Instance:
+    ir = qama_ir(batch, heads, tokens, seed, normalize="standardise")
+    desc = f"{batch} standardised QAMA problems, H={heads}, N={tokens}, 4 bits, random q,k,v (seed {seed})"
+    meta = {"seed": seed, "heads": heads, "tokens": tokens, "normalize": "standardise"}
+    return Instance(f"qama-batch-{batch}x{ir.num_variables}", "qama-batch", ir, desc, meta)
+
+
+#: name -> builder(seed); the order is the order of the report.
+FAMILIES: dict[str, Any] = {
+    "qama-std-1024": lambda s: qama_instance(4, 64, s + 1, normalize="standardise"),
+    "qama-std-2048": lambda s: qama_instance(8, 64, s + 2, normalize="standardise"),
+    "qama-std-4096": lambda s: qama_instance(8, 128, s + 3, normalize="standardise"),
+    "qama-raw-1024": lambda s: qama_instance(4, 64, s + 4, normalize=None),
+    "qama-raw-4096": lambda s: qama_instance(8, 128, s + 5, normalize=None),
+    "qama-batch-64x64": lambda s: qama_batch_instance(64, 2, 8, s + 6),
+    "qama-batch-64x512": lambda s: qama_batch_instance(64, 4, 32, s + 7),
+    "maxcut-800": lambda s: maxcut_instance(s + 8),
+    "torus-50": lambda s: torus_instance(50, s + 9),
+    "sk-512": lambda s: sk_instance(512, s + 10),
+    "sk-2000": lambda s: sk_instance(2000, s + 11),
+}
+QUICK = ("qama-std-1024", "qama-batch-64x64", "maxcut-800", "sk-512")
+
+
+def build_instances(*, quick: bool, seed: int = BENCH_SEED, only: list[str] | None = None) -> list[Instance]:
+    """The benchmark set (``quick``: one instance per kind, the small ones)."""
+    names = [n for n in FAMILIES if not quick or n in QUICK]
+    if only:
+        names = [n for n in names if any(k in n for k in only)]
+    return [FAMILIES[n](seed) for n in names]

@@ -7,8 +7,10 @@ import dimod.testing
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from qama_backends.cim import MACHINES, CIMSampler, dense_couplings_from_ir, sample_ir, sample_ising_arrays
-from qama_backends.cim_dynamics import default_schedule, greedy_descent, ising_energies
+from qama_backends.cim import MACHINES, CIMSampler, couplings_from_ir, sample_ir, sample_ising_arrays
+from qama_backends.cim_couplings import Couplings
+from qama_backends.cim_dynamics import default_schedule
+from qama_backends.cim_polish import greedy_descent
 from qama_backends.exact import ExactSampler
 
 from qama_compile import QuadraticIR, get_backend, lower_attention
@@ -25,6 +27,11 @@ def _random_bqm(n: int, seed: int, vartype: str = "SPIN") -> dimod.BinaryQuadrat
     rng = np.random.default_rng(seed)
     upper = np.triu(rng.normal(size=(n, n)), 1)
     return dimod.BinaryQuadraticModel(rng.normal(size=n), upper, float(rng.normal()), vartype)
+
+
+def ising_energies(h: np.ndarray, J: np.ndarray, spins: np.ndarray) -> np.ndarray:
+    s = np.asarray(spins, dtype=np.float64)
+    return np.einsum("brv,brv->br", s, h[:, None, :] + 0.5 * np.matmul(s, J))
 
 
 def _qama_problems(count: int) -> list:
@@ -103,8 +110,13 @@ def test_info_reports_steps_times_and_scaling() -> None:
     period = MACHINES["honjo2021"].round_trip_s
     assert info["emulated_time_per_read_s"] == pytest.approx(120 * period)
     assert info["emulated_hardware_time_s"] == pytest.approx(120 * period * 10)
-    # scale = sqrt(||J||_F^2 / V) with both triangles: sqrt(2 * 435 / 30) for +-1 couplings
-    assert info["scale"][0] == pytest.approx(np.sqrt(2 * 435 / 30))
+    # scale = |lambda_min(J)| / 2 (Lanczos estimate, from inside: within a few per cent)
+    J = np.zeros((30, 30))
+    for (u, v), c in bqm.quadratic.items():
+        J[u, v] = J[v, u] = c
+    lam_min = np.linalg.eigvalsh(J)[0]
+    assert info["scale"][0] == pytest.approx(-lam_min / 2, rel=0.05)
+    assert info["structure"] == "dense" and info["device"] == "cpu"
     assert info["polish"] is True and info["polish_flips_mean"] >= 0
 
 
@@ -145,6 +157,9 @@ def test_empty_and_single_variable_problems() -> None:
         ({"bogus_option": 1}, InvalidInputError),
         ({"use_torch": "sometimes"}, InvalidInputError),
         ({"num_threads": 0}, InvalidInputError),
+        ({"structure": "triangular"}, InvalidInputError),
+        ({"device": "tpu"}, InvalidInputError),
+        ({"use_torch": False, "device": "cuda"}, InvalidInputError),
     ],
 )
 def test_bad_options_raise_clear_errors(kwargs: dict, error: type[Exception]) -> None:
@@ -206,9 +221,9 @@ def test_dense_sparse_numpy_torch_paths_agree_on_ground_state(use_torch: bool) -
     J = upper + upper.T
     h = np.asarray(lin)[None]
     _, e_dense, info = sample_ising_arrays(h, J[None], num_reads=30, seed=1, use_torch=use_torch, num_threads=1)
-    assert info["torch"] is use_torch and not info["sparse"]
-    _, e_sparse, info_s = sample_ising_arrays(h, sp.csr_matrix(J), num_reads=30, seed=1)
-    assert info_s["sparse"]
+    assert info["torch"] is use_torch and not info["sparse"] and info["device"] == "cpu"
+    _, e_sparse, info_s = sample_ising_arrays(h, sp.csr_matrix(J), num_reads=30, seed=1, use_torch=use_torch)
+    assert info_s["sparse"] and info_s["structure"] == "sparse"
     assert e_dense.min() == pytest.approx(exact, abs=1e-9)
     assert e_sparse.min() == pytest.approx(exact, abs=1e-9)
 
@@ -225,16 +240,18 @@ def test_sample_ir_batched_qama_matches_exact() -> None:
         assert energies[b].min() == pytest.approx(exact, abs=1e-9)
 
 
-def test_dense_couplings_from_ir_reproduce_ir_energies() -> None:
+@pytest.mark.parametrize("structure", ["auto", "dense", "blocks", "sparse"])
+def test_couplings_from_ir_reproduce_ir_energies(structure: str) -> None:
     rng = np.random.default_rng(5)
     problem = lower_attention(*rng.normal(size=(3, 2, 3, 3, 4)), bits=2)
-    h, J, offset = dense_couplings_from_ir(problem.ir)
+    c, offset = couplings_from_ir(problem.ir, structure=structure)
     spins = rng.choice([-1, 1], size=(2, 7, problem.ir.num_variables))
-    ising = ising_energies(h, J, spins) + offset[:, None]
-    np.testing.assert_allclose(ising, problem.ir.to_spin().energies(spins), atol=1e-9)
+    np.testing.assert_allclose(c.energies(spins) + offset[:, None], problem.ir.to_spin().energies(spins), atol=1e-9)
+    assert c.kind == {"auto": "dense", "dense": "dense", "blocks": "blocks+sparse", "sparse": "sparse"}[structure]
     coo = QuadraticIR.from_coo(linear=[[0.0, 0.0, 0.0]], rows=[0, 1], cols=[2, 2], data=[[1.0, -2.0]], vartype="SPIN")
-    _, J2, _ = dense_couplings_from_ir(coo)
-    assert J2[0, 0, 2] == J2[0, 2, 0] == 1.0 and J2[0, 1, 2] == -2.0
+    c2, _ = couplings_from_ir(coo, structure="dense")
+    assert c2.dense is not None
+    assert c2.dense[0, 0, 2] == c2.dense[0, 2, 0] == 1.0 and c2.dense[0, 1, 2] == -2.0
 
 
 @pytest.mark.parametrize("method", ["ahc", "basic"])
@@ -252,12 +269,13 @@ def test_greedy_descent_reaches_local_minima_without_raising_energy() -> None:
     J = upper + np.swapaxes(upper, 1, 2)
     h = rng.normal(size=(2, 25))
     start = rng.choice([-1.0, 1.0], size=(2, 12, 25))
-    out, flips, _ = greedy_descent(start, h, J)
-    before, after = ising_energies(h, J, start), ising_energies(h, J, out)
+    out = greedy_descent(Couplings.from_dense(h, J), start)
+    before, after = ising_energies(h, J, start), ising_energies(h, J, out.spins)
+    np.testing.assert_allclose(out.energies, after, atol=1e-9)
     assert np.all(after <= before + 1e-12)
-    assert np.all(flips >= (out != start).sum(axis=-1)) and flips.sum() > 0
-    field = h[:, None, :] + np.matmul(out, J)
-    assert np.all(-2 * out * field >= -1e-9)  # no single flip lowers the energy
+    assert np.all(out.flips >= (out.spins != start).sum(axis=-1)) and out.flips.sum() > 0
+    field = h[:, None, :] + np.matmul(out.spins.astype(float), J)
+    assert np.all(-2 * out.spins * field >= -1e-9)  # no single flip lowers the energy
 
 
 # ----------------------------------------------------------------------------- quality bars
