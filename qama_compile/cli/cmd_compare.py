@@ -16,9 +16,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..base.atomic import check_output_path
+from ..base.memory import compile_bytes, qama_counts, sampling_bytes
 from ..errors import InvalidInputError, QamaError
 from .common import add_input_arguments, io_error, load_input
-from .scale import add_scale_arguments, scale_client
+from .scale import add_scale_arguments, check_scale_arguments, scale_client
 
 EXAMPLES = """\
 examples:
@@ -123,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.reads < 1:
         raise InvalidInputError(f"--reads must be >= 1, got {args.reads}", fix="pass --reads 100")
+    check_scale_arguments(args)
     backends = [b.strip() for b in str(args.backends).split(",") if b.strip()]
     if not backends:
         raise InvalidInputError(f"--backends {args.backends!r} names no backend", fix="pass e.g. --backends exact,sa")
@@ -130,8 +133,22 @@ def run(args: argparse.Namespace) -> int:
     for opt, value, suffix in outputs:
         if value is not None and Path(value).suffix.lower() != suffix:
             raise InvalidInputError(f"{opt} {value!r} must end in {suffix}", fix=f"pass e.g. {opt} out{suffix}")
+        if value is not None:
+            check_output_path(value)  # before solving: a directory, a symlink or a missing directory
     options = parse_options(args.option)
-    problem = load_input(args)
+
+    def stage(b: int, h: int, n: int, bits: int) -> int:  # the backends run one after another
+        c = qama_counts(heads=h, tokens=n, bits=bits)
+        couplers = c["block_couplers"] + c["penalty_couplers"]
+        need = max(
+            sampling_bytes(name, variables=c["variables"], couplers=couplers, reads=args.reads, batch=b)
+            for name in backends
+        )
+        if args.target is not None:
+            need += compile_bytes(variables=c["variables"], couplers=couplers, qubits=0, batch=b)
+        return need
+
+    problem = load_input(args, stage=stage)
     b, h, n, q = problem.shape
     print(
         f"comparing {', '.join(backends)} on {b} problem(s) of H*N*q = {h}*{n}*{q} = {h * n * q} variables"

@@ -14,6 +14,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..base.atomic import check_output_path
+from ..base.memory import compile_bytes, qama_counts, writer_bytes
 from ..compiler import compile as compile_problem
 from ..errors import InvalidInputError
 from .common import add_input_arguments, io_error, load_input
@@ -67,7 +69,17 @@ def run(args: argparse.Namespace) -> int:
     from ..formats import format_for_path, save
 
     fmt = format_for_path(args.output, args.format) if args.target is None else args.format
-    problem = load_input(args)
+    check_output_path(args.output)  # before any work: a directory, a symlink or a missing directory
+
+    def stage(b: int, h: int, n: int, bits: int) -> int:
+        c = qama_counts(heads=h, tokens=n, bits=bits)
+        couplers = c["block_couplers"] + c["penalty_couplers"]
+        batch = 1 if args.index is not None else b
+        if args.target is not None:
+            return compile_bytes(variables=c["variables"], couplers=couplers, qubits=0, batch=batch)
+        return writer_bytes(str(fmt), variables=c["variables"], couplers=couplers, batch=batch)
+
+    problem = load_input(args, stage=stage)
     b, h, n, q = problem.shape
     if args.index is not None:
         if not -b <= args.index < b:
@@ -93,4 +105,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for p in paths:
         print(f"wrote {p}" + (f" ({fmt})" if fmt else ""))
+    if args.target is None and len(paths) > 1:
+        out = Path(args.output)
+        print(f"wrote {out.with_name(out.stem + '.manifest.json')} (names the complete set of {len(paths)} files)")
     return 0

@@ -18,12 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..base.atomic import atomic_write, atomic_write_text
+from ..base.atomic import atomic_write, atomic_write_text, check_output_path
 from ..base.jsonutil import to_jsonable
+from ..base.memory import compile_bytes, qama_counts, sampling_bytes
 from ..errors import InvalidInputError
 from ..tools.tables import format_table
-from .common import add_input_arguments, io_error, load_input
-from .scale import add_scale_arguments, scale_client
+from .common import StageBytes, add_input_arguments, io_error, load_input
+from .scale import add_scale_arguments, check_scale_arguments, scale_client
 
 #: Tag and version of the masks file.
 MASKS_FORMAT = "qama-compile/masks"
@@ -107,19 +108,37 @@ def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
     print(format_table(rows))
     if args.output is not None and many.ok:
         samples, weights = many.stacked()
-        with atomic_write(args.output, "wb") as fh:
-            np.savez(
-                fh,
-                format=np.array(MASKS_FORMAT),
-                version=np.array(VERSION),
-                weights=weights,
-                masks=weights[..., :, None] * weights[..., None, :],
-                energies=many.energies,
-                samples=samples,
-                backend=np.array(str(args.backend)),
-            )
+        try:
+            with atomic_write(args.output, "wb") as fh:
+                np.savez(
+                    fh,
+                    format=np.array(MASKS_FORMAT),
+                    version=np.array(VERSION),
+                    weights=weights,
+                    masks=weights[..., :, None] * weights[..., None, :],
+                    energies=many.energies,
+                    samples=samples,
+                    backend=np.array(str(args.backend)),
+                )
+        except OSError as exc:
+            raise io_error(exc, args.output, "write") from exc
         print(f"wrote {args.output} (weights, masks, energies, samples)")
     return 0 if many.ok else 1
+
+
+def _stage(args: argparse.Namespace) -> StageBytes:
+    """Bytes of sampling (and compiling, decoding, the sample-set JSON) for a lowered problem's shape."""
+
+    def stage(b: int, h: int, n: int, bits: int) -> int:
+        c = qama_counts(heads=h, tokens=n, bits=bits)
+        couplers = c["block_couplers"] + c["penalty_couplers"]
+        need = sampling_bytes(str(args.backend), variables=c["variables"], couplers=couplers, reads=args.reads, batch=b)
+        need += 2 * 8 * b * h * n * n  # weights and masks
+        if args.target is not None:
+            need += compile_bytes(variables=c["variables"], couplers=couplers, qubits=0, batch=b)
+        return need
+
+    return stage
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,10 +146,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.reads is not None and args.reads < 1:
         raise InvalidInputError(f"--reads must be >= 1, got {args.reads}", fix="pass --reads 100")
+    check_scale_arguments(args)
     for opt, value, suffix in (("-o", args.output, ".npz"), ("--sampleset", args.sampleset, ".json")):
         if value is not None and Path(value).suffix.lower() != suffix:
             raise InvalidInputError(f"{opt} {value!r} must end in {suffix}", fix=f"pass e.g. {opt} out{suffix}")
-    problem = load_input(args)
+        if value is not None:
+            check_output_path(value)  # before solving: a directory, a symlink or a missing directory
+    problem = load_input(args, stage=_stage(args))
     kwargs: dict[str, Any] = {"backend": args.backend, "num_reads": args.reads, "seed": args.seed}
     if args.target is not None:
         kwargs["target"] = args.target
@@ -176,6 +198,7 @@ def run(args: argparse.Namespace) -> int:
                 f"target {info['target']}: {info.get('physical_qubits')} physical qubits{breaks}; "
                 f"energies are of the logical problem"
             )
+    writing = args.output
     try:
         if args.output is not None:
             with atomic_write(args.output, "wb") as fh:
@@ -192,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"wrote {args.output} (weights, masks, energies, samples)")
         if args.sampleset is not None:
+            writing = args.sampleset
             # with a target the sample sets are over the physical (embedded, quantized) problem
             doc = {
                 "format": SAMPLESETS_FORMAT,
@@ -205,5 +229,5 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"wrote {args.sampleset} ({len(result.samplesets)} dimod SampleSet(s))")
     except OSError as exc:
-        raise io_error(exc, args.output if args.sampleset is None else args.sampleset, "write") from exc
+        raise io_error(exc, writing or "", "write") from exc
     return 0

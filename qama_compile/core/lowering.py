@@ -10,23 +10,22 @@
 
 from __future__ import annotations
 
-import os
+import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InvalidInputError, ProblemTooLargeError
+from ..base.memory import check_memory, lowering_bytes, memory_limit, physical_memory
+from ..errors import InvalidInputError
 from .hamiltonian import EPS, Normalize, bit_weights, js_coupling, normalise, softmax, value_entropy
 from .ir import QuadraticIR
 from .problem import AttentionProblem
 
 
 def _physical_memory() -> int:
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
+    """Bytes of physical memory (kept for callers of the old name; see ``base.memory``)."""
+    return physical_memory()
 
 
 def as_array(x: Any, name: str) -> NDArray[np.float64]:
@@ -85,13 +84,28 @@ def _as_batch(x: NDArray[np.float64], name: str) -> NDArray[np.float64]:
 
 
 def estimate_lowering_bytes(batch: int, heads: int, tokens: int, dim: int, bits: int) -> int:
-    """Peak bytes :func:`lower_attention` needs (IR blocks, temporaries, J/h, softmax)."""
-    n = tokens * bits
-    blocks = batch * heads * n * n * 8
-    pairs = batch * heads * tokens * tokens * 8
-    tensors = batch * heads * tokens * dim * 8  # softmaxes and their floored copies
-    js_work = 2 * 8 * max(1 << 17, tokens * dim) * 8  # two reused buffers per worker thread (<= 8)
-    return 3 * blocks + 4 * pairs + 6 * tensors + js_work
+    """Peak bytes :func:`lower_attention` needs (see :func:`qama_compile.base.memory.lowering_bytes`)."""
+    return lowering_bytes(batch=int(batch), heads=int(heads), tokens=int(tokens), dim=int(dim), bits=int(bits))
+
+
+def _peek_shape(x: Any) -> tuple[int, ...] | None:
+    """The shape of an array or tensor without copying it (``None`` for anything else)."""
+    shape = getattr(x, "shape", None)
+    if isinstance(x, np.ndarray) or (shape is not None and hasattr(x, "detach")):
+        return tuple(int(n) for n in shape)
+    return None
+
+
+def _check_memory(b: int, h: int, n_tok: int, d: int, bits: int, max_bytes: int | None) -> None:
+    need = estimate_lowering_bytes(b, h, n_tok, d, bits)
+    limit = max_bytes if max_bytes is not None else memory_limit()
+    if need > limit:
+        check_memory(
+            need,
+            what=f"lowering B={b}, H={h}, N={n_tok}, bits={bits}",
+            fix="lower fewer problems at a time, fewer tokens, or a smaller bit width",
+            limit=limit,
+        )
 
 
 def lower_attention(
@@ -124,15 +138,32 @@ def lower_attention(
         An :class:`AttentionProblem` with ``B`` problems of ``H*N*bits`` binary variables.
     """
     c = bit_weights(bits)
+    bits = int(bits)  # a numpy integer would overflow in size arithmetic
     for name, value in (("alpha", alpha), ("beta", beta), ("penalty", penalty), ("eps", eps)):
         if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
             raise InvalidInputError(
                 f"{name} must be a real number, got {value!r}", fix=f"pass a finite float {name}", parameter=name
             )
-        if not np.isfinite(value):
-            raise InvalidInputError(f"{name} must be finite, got {value}", fix=f"pass a finite {name}")
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:  # an int beyond float64, e.g. 10**400
+            finite = False
+        if not finite:
+            shown = (
+                str(value)
+                if not isinstance(value, int) or abs(value) < 10**30
+                else f"an integer of {len(str(abs(value)))} digits"
+            )
+            raise InvalidInputError(f"{name} must be finite, got {shown}", fix=f"pass a finite {name}", parameter=name)
     if eps <= 0:
         raise InvalidInputError(f"eps must be positive, got {eps}", fix="use a small positive eps like 1e-8")
+    alpha, beta, penalty, eps = float(alpha), float(beta), float(penalty), float(eps)
+    peek = [_peek_shape(x) for x in (q, k, v)]
+    if all(p is not None and 2 <= len(p) <= 4 for p in peek) and len({len(p) for p in peek if p}) == 1:
+        qs, vs = peek[0], peek[2]
+        assert qs is not None and vs is not None
+        full = (1,) * (4 - len(qs)) + qs
+        _check_memory(*full[:3], max(full[3], vs[-1]), bits, max_bytes)  # before the float64 copies
     qa, ka, va = (_as_batch(as_array(x, n), n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
     if qa.shape != ka.shape:
         raise InvalidInputError(
@@ -152,17 +183,7 @@ def lower_attention(
                 fix=f"pass at least one element along {axis}",
                 axis=axis,
             )
-    need = estimate_lowering_bytes(b, h, n_tok, max(d, va.shape[3]), bits)
-    limit = max_bytes if max_bytes is not None else _physical_memory() // 2
-    if need > limit:
-        raise ProblemTooLargeError(
-            f"lowering B={b}, H={h}, N={n_tok}, bits={bits} needs about {need / 2**30:.2f} GiB, "
-            f"over the limit of {limit / 2**30:.2f} GiB",
-            fix="lower fewer problems at a time, fewer tokens, or a smaller bit width",
-            size=need,
-            limit=limit,
-            unit="bytes",
-        )
+    _check_memory(b, h, n_tok, max(d, va.shape[3]), bits, max_bytes)
 
     couplings, fields = normalise(js_coupling(qa, ka), value_entropy(va, eps=eps), normalize)
     attention = softmax(np.einsum("bhid,bhjd->bhij", qa, ka) / np.sqrt(d))
