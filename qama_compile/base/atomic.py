@@ -33,6 +33,7 @@ import signal
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
@@ -83,16 +84,47 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _hold() -> bool:
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
-        return False
-    signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-    return True
+class _Held:
+    """SIGINT/SIGTERM handlers swapped for one that only records the signal (main thread only).
+
+    Swapping the Python-level handlers, not ``pthread_sigmask``: a process-directed signal can
+    be taken by any thread (BLAS, Dask, ...), and Python then runs the handler in the main thread
+    regardless of the main thread's mask.
+    """
+
+    def __init__(self) -> None:
+        self.active = threading.current_thread() is threading.main_thread()
+        self.pending: list[int] = []
+        self.previous: dict[int, Any] = {}
+        if self.active:
+            for sig in _HELD:
+                self.previous[sig] = signal.signal(sig, self._record)
+
+    def _record(self, signum: int, frame: FrameType | None) -> None:
+        self.pending.append(signum)
+
+    def release(self) -> None:
+        """Restore the handlers, then deliver what arrived meanwhile (raising here, if it raises)."""
+        if not self.active:
+            return
+        self.active = False
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(self.pending):  # each signal once, in arrival order
+            handler = self.previous[sig]
+            if callable(handler):
+                handler(sig, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), sig)  # the default action (e.g. terminate), as if never held
+                time.sleep(0.1)  # let it land here
 
 
-def _release(held: bool) -> None:
-    if held:  # a signal that arrived meanwhile is delivered now, and raises here
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+def _hold() -> _Held:
+    return _Held()
+
+
+def _release(held: _Held) -> None:
+    held.release()
 
 
 @contextlib.contextmanager
