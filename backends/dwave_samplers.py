@@ -37,7 +37,7 @@ from qama_compile.errors import InvalidInputError, ProblemTooLargeError
 #: of 10^6 variables could not be held in memory anyway.
 DEFAULT_MAX_VARIABLES = 1_000_000
 
-__all__ = ["DEFAULT_MAX_VARIABLES", "SASampler", "SteepestDescentSampler", "TabuSampler"]
+__all__ = ["DEFAULT_MAX_VARIABLES", "TABU_DEFAULTS", "SASampler", "SteepestDescentSampler", "TabuSampler"]
 
 
 class _OceanMixin:
@@ -113,19 +113,32 @@ class SASampler(_OceanMixin, SimulatedAnnealingSampler):  # type: ignore[misc]
     _description = "simulated annealing, dwave-samplers SimulatedAnnealingSampler (Metropolis, geometric beta)"
 
 
+#: Tabu's defaults here: a count-based stop (``num_restarts`` restarts, each a fixed number of
+#: variable updates) instead of the library's 100 ms wall-clock ``timeout``, so the same seed
+#: gives the same reads on any machine and under any load.
+TABU_DEFAULTS: dict[str, Any] = {"timeout": None, "num_restarts": 1}
+
+
 class TabuSampler(_OceanMixin, _OceanTabuSampler):  # type: ignore[misc]
     """Multistart tabu search (``dwave.samplers.TabuSampler``), registered as ``tabu``.
 
-    ``timeout`` (ms per read, library default 100) dominates its run time.
+    Reproducible by default: ``timeout=None`` and ``num_restarts=1`` (:data:`TABU_DEFAULTS`),
+    so a run stops after a fixed count of variable updates, not on the wall clock; the same
+    seed gives identical reads. Passing ``timeout=<ms>`` restores the library's time limit
+    (faster on large problems, but then reads depend on the machine's speed and load).
 
     >>> import dimod
     >>> bqm = dimod.BinaryQuadraticModel({0: 1.0, 1: -1.0}, {(0, 1): 0.5}, 0.0, "BINARY")
-    >>> float(TabuSampler(timeout=5).sample(bqm, num_reads=2, seed=3).first.energy)
-    -1.0
+    >>> a, b = (TabuSampler().sample(bqm, num_reads=3, seed=3) for _ in range(2))
+    >>> float(a.first.energy), a.record.sample.tolist() == b.record.sample.tolist()
+    (-1.0, True)
     """
 
     _name = "tabu"
-    _description = "multistart tabu search, dwave-samplers TabuSampler"
+    _description = "multistart tabu search, dwave-samplers TabuSampler (count-based stop: reproducible)"
+
+    def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES, **defaults: Any) -> None:
+        super().__init__(max_variables=max_variables, **{**TABU_DEFAULTS, **defaults})
 
 
 class SteepestDescentSampler(_OceanMixin, SteepestDescentSolver):  # type: ignore[misc]

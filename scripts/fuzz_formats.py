@@ -15,8 +15,9 @@ Targets: ``bqm-json``, ``npz``, ``coo``, ``mtx``, ``lp`` (``qama_compile.formats
 A case passes when the reader returns a problem, or raises ``FileFormatError`` whose message
 names the file (``cli-input``: exit status 0 or 2 with a one-line error, no traceback), within
 ``--case-timeout`` seconds, with a peak of traced allocations (tracemalloc) within
-``formats.validate.loader_limit(size)`` (``cli-input``: plus 64 MiB for lowering what it read). Cases run in worker subprocesses: a worker that dies
-(a segfault, an abort) or exceeds the timeout is a finding, and the parent carries on.
+``formats.validate.loader_limit(size)`` (``cli-input``: plus 64 MiB to lower what it read).
+Cases run in worker subprocesses: a worker that dies (a segfault, an abort) or exceeds the
+timeout is a finding, and the parent carries on.
 Findings are written to ``--out`` (default ``fuzz-findings/``) as ``<target>-<kind>-<case>.<suffix>``
 with a JSON report beside them; add the small ones to ``tests/formats/corpus/``.
 
@@ -395,7 +396,9 @@ def _npz_mutation(data: bytes, r: random.Random) -> bytes:
             members[name] = _byte_mutation(members[name], r)
         else:
             pass
-    method = r.choice([zipfile.ZIP_STORED, zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+    method = r.choice(
+        [zipfile.ZIP_STORED, zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA]
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=method) as zf:
         for name, raw in members.items():
@@ -448,7 +451,7 @@ def make_case(target: str, seed: int, case: int, seeds: list[tuple[str, bytes]])
             data = _npz_mutation(data, r)
         elif structured and target in ("coo", "mtx", "lp"):
             data = _text_mutation(data, r, target)
-    except Exception:  # noqa: BLE001 - a mutation that cannot apply leaves the seed as it is
+    except Exception:  # a mutation that cannot apply leaves the seed as it is
         pass
     for _ in range(r.choice([0, 1, 1, 2, 4])):
         data = _byte_mutation(data, r)
@@ -561,7 +564,6 @@ class Worker:
         self.started = 0.0
         assert self.proc.stdout is not None
         self.proc.stdout.readline()  # {"ready": true} once imports are done
-
 
     def submit(self, item: str) -> None:
         assert self.proc.stdin is not None

@@ -663,7 +663,10 @@ def _cli_cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["solve", "--random", "1,2,8,2", "--bits", "2"], "exact enumeration scans 2^32 states"),
         (["solve", "--random", "0,1,2,2"], "is not four positive integers"),
         (["solve", "--random", "100000,100,100,64"], "needs 1.43e+03 GiB for q, k and v, over the limit of"),
-        (["solve", "--random", "1,1,2,2", "--backend", "sa", "--reads", "1000000000000"], "qama solve for B=1, H=1, N=2, d=2, bits=4 needs about"),
+        (
+            ["solve", "--random", "1,1,2,2", "--backend", "sa", "--reads", "1000000000000"],
+            "qama solve for B=1, H=1, N=2, d=2, bits=4 needs about",
+        ),
         (["solve", "--random", "1,1,2,2", "--alpha", "nan"], "alpha must be finite, got nan"),
         (["compile", "--random", "1,1,2,2", "-o", str(tmp / "out.xyz")], "cannot infer the format of"),
         (["compile", "--random", "1,1,2,2", "-o", str(tmp / "o.json"), "--format", "zz"], "unknown format 'zz'"),

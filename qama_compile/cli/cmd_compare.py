@@ -19,7 +19,7 @@ from typing import Any
 from ..base.atomic import check_output_path
 from ..base.memory import compile_bytes, qama_counts, sampling_bytes
 from ..errors import InvalidInputError, QamaError
-from .common import add_input_arguments, io_error, load_input
+from .common import StageBytes, add_input_arguments, io_error, load_input
 from .scale import add_scale_arguments, check_scale_arguments, scale_client
 
 EXAMPLES = """\
@@ -120,6 +120,24 @@ def _token_labels(args: argparse.Namespace) -> list[str] | None:
         return None
 
 
+def stage_bytes(args: argparse.Namespace) -> StageBytes:
+    """Bytes of sampling on the largest of ``--backends`` (they run one after another)."""
+    backends = [b.strip() for b in str(args.backends).split(",") if b.strip()] or ["exact"]
+
+    def stage(b: int, h: int, n: int, bits: int) -> int:
+        c = qama_counts(heads=h, tokens=n, bits=bits)
+        couplers = c["block_couplers"] + c["penalty_couplers"]
+        need = max(
+            sampling_bytes(name, variables=c["variables"], couplers=couplers, reads=args.reads, batch=b)
+            for name in backends
+        )
+        if args.target is not None:
+            need += compile_bytes(variables=c["variables"], couplers=couplers, qubits=0, batch=b)
+        return need
+
+    return stage
+
+
 def run(args: argparse.Namespace) -> int:
     from ..tools.compare import compare
 
@@ -136,19 +154,7 @@ def run(args: argparse.Namespace) -> int:
         if value is not None:
             check_output_path(value)  # before solving: a directory, a symlink or a missing directory
     options = parse_options(args.option)
-
-    def stage(b: int, h: int, n: int, bits: int) -> int:  # the backends run one after another
-        c = qama_counts(heads=h, tokens=n, bits=bits)
-        couplers = c["block_couplers"] + c["penalty_couplers"]
-        need = max(
-            sampling_bytes(name, variables=c["variables"], couplers=couplers, reads=args.reads, batch=b)
-            for name in backends
-        )
-        if args.target is not None:
-            need += compile_bytes(variables=c["variables"], couplers=couplers, qubits=0, batch=b)
-        return need
-
-    problem = load_input(args, stage=stage)
+    problem = load_input(args, stage=stage_bytes(args))
     b, h, n, q = problem.shape
     print(
         f"comparing {', '.join(backends)} on {b} problem(s) of H*N*q = {h}*{n}*{q} = {h * n * q} variables"

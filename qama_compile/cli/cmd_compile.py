@@ -18,7 +18,7 @@ from ..base.atomic import check_output_path
 from ..base.memory import compile_bytes, qama_counts, writer_bytes
 from ..compiler import compile as compile_problem
 from ..errors import InvalidInputError
-from .common import add_input_arguments, io_error, load_input
+from .common import StageBytes, add_input_arguments, io_error, load_input
 
 EXAMPLES = """\
 examples:
@@ -65,21 +65,29 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from ..formats import format_for_path, save
+def stage_bytes(args: argparse.Namespace) -> StageBytes:
+    """Bytes of writing (or compiling for ``--target``) a lowered problem of a given shape."""
+    from ..formats import format_for_path
 
-    fmt = format_for_path(args.output, args.format) if args.target is None else args.format
-    check_output_path(args.output)  # before any work: a directory, a symlink or a missing directory
+    fmt = format_for_path(args.output, args.format) if args.target is None else None
 
     def stage(b: int, h: int, n: int, bits: int) -> int:
         c = qama_counts(heads=h, tokens=n, bits=bits)
         couplers = c["block_couplers"] + c["penalty_couplers"]
         batch = 1 if args.index is not None else b
-        if args.target is not None:
+        if fmt is None:
             return compile_bytes(variables=c["variables"], couplers=couplers, qubits=0, batch=batch)
-        return writer_bytes(str(fmt), variables=c["variables"], couplers=couplers, batch=batch)
+        return writer_bytes(fmt, variables=c["variables"], couplers=couplers, batch=batch)
 
-    problem = load_input(args, stage=stage)
+    return stage
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..formats import format_for_path, save
+
+    fmt = format_for_path(args.output, args.format) if args.target is None else args.format
+    check_output_path(args.output)  # before any work: a directory, a symlink or a missing directory
+    problem = load_input(args, stage=stage_bytes(args))
     b, h, n, q = problem.shape
     if args.index is not None:
         if not -b <= args.index < b:

@@ -22,7 +22,7 @@ from ..core.summary import SUMMARY_NOTES, problem_summary
 from ..errors import InvalidInputError
 from ..tools import target_report
 from ..tools.tables import format_kv, format_table
-from .common import add_input_arguments, check_plan, load_input
+from .common import StageBytes, add_input_arguments, check_plan, load_input
 
 EXAMPLES = """\
 examples:
@@ -85,6 +85,15 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def stage_bytes(args: argparse.Namespace) -> StageBytes:
+    """Bytes of summarising a lowered problem of a given shape."""
+
+    def stage(b: int, h: int, n: int, bits: int) -> int:
+        return summary_bytes(batch=b, heads=h, tokens=n, bits=bits)
+
+    return stage
+
+
 def run(args: argparse.Namespace) -> int:
     sweep_spec = parse_sweep(args.sweep) if args.sweep is not None else None
     if args.plot is not None and sweep_spec is None:
@@ -92,9 +101,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         check_output_path(args.plot)
 
-    def stage(b: int, h: int, n: int, bits: int) -> int:
-        return summary_bytes(batch=b, heads=h, tokens=n, bits=bits)
-
+    stage = stage_bytes(args)
     problem = load_input(args, stage=stage)
     if sweep_spec is not None:  # every sweep point is lowered: check the largest before starting
         name, values = sweep_spec

@@ -126,7 +126,7 @@ def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
     return 0 if many.ok else 1
 
 
-def _stage(args: argparse.Namespace) -> StageBytes:
+def stage_bytes(args: argparse.Namespace) -> StageBytes:
     """Bytes of sampling (and compiling, decoding, the sample-set JSON) for a lowered problem's shape."""
 
     def stage(b: int, h: int, n: int, bits: int) -> int:
@@ -152,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
             raise InvalidInputError(f"{opt} {value!r} must end in {suffix}", fix=f"pass e.g. {opt} out{suffix}")
         if value is not None:
             check_output_path(value)  # before solving: a directory, a symlink or a missing directory
-    problem = load_input(args, stage=_stage(args))
+    problem = load_input(args, stage=stage_bytes(args))
     kwargs: dict[str, Any] = {"backend": args.backend, "num_reads": args.reads, "seed": args.seed}
     if args.target is not None:
         kwargs["target"] = args.target

@@ -66,6 +66,7 @@ def test_fuzzer_finds_nothing(tmp_path: Path) -> None:
         assert sum(counts.values()) >= 20, (target, counts)  # the budget really fuzzed every reader
         assert counts.get("FileFormatError", 0) + counts.get("exit 2", 0) > 0, (target, counts)
 
+
 _PROBLEM = lower_attention(*np.random.default_rng(0).normal(size=(3, 1, 2, 2, 3)), bits=1)
 
 
