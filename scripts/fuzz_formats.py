@@ -53,6 +53,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Generated files are cut to this size: the bar is "no hang over a few seconds for a file under 1 MB".
+MAX_CASE_BYTES = 1 << 20
 #: Extra bytes the ``cli-input`` target may use beyond the loader limit: ``qama inspect`` lowers
 #: the tensors it read (small here) and lowering allocates its JS workspace (16 MiB) up front.
 CLI_LOWERING_ALLOWANCE = 64 << 20
@@ -360,6 +362,8 @@ def _npz_mutation(data: bytes, r: random.Random) -> bytes:
             members[name] = _npy(_random_array(r))
         elif action == 1:  # a header that declares another shape over the same data
             arr = np.load(io.BytesIO(members[name]), allow_pickle=False) if name in members else np.zeros(2)
+            if arr.nbytes > 1 << 20 or arr.size > 1 << 20:  # an earlier mutation declared a huge array: stay small
+                continue
             shape = r.choice(
                 ["(1, 1000000000000)", "(0, 20000)", "(-1,)", "(2**62,)", "()", "(3, 4, 5, 6, 7)", "(True,)", "[3]"]
             )
@@ -455,7 +459,7 @@ def make_case(target: str, seed: int, case: int, seeds: list[tuple[str, bytes]])
         pass
     for _ in range(r.choice([0, 1, 1, 2, 4])):
         data = _byte_mutation(data, r)
-    return suffix, data
+    return suffix, data[:MAX_CASE_BYTES]
 
 
 # =========================================================================== running one case
@@ -652,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--targets", default=",".join(TARGETS), help=f"comma-separated, of {', '.join(TARGETS)}")
     parser.add_argument("--cases", type=int, default=1000, help="cases per target (default 1000)")
+    parser.add_argument("--start", type=int, default=0, help="first case number (to re-run one: --start N --cases 1)")
     parser.add_argument("--seconds", type=float, default=None, help="stop starting cases after this many seconds")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
@@ -676,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
             if target is not None and target in targets and f.is_file():
                 items.append((target, f"replay {f}"))
     else:  # interleaved, so a time budget covers every target
-        items = [(t, f"case {i}") for i in range(args.cases) for t in targets]
+        items = [(t, f"case {i}") for i in range(args.start, args.start + args.cases) for t in targets]
     findings: list[dict[str, Any]] = []
 
     def on_finding(target: str, what: str, info: dict[str, Any]) -> None:

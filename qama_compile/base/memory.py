@@ -52,6 +52,7 @@ __all__ = [
     "qama_counts",
     "sampling_bytes",
     "summary_bytes",
+    "target_graph_edges",
     "writer_bytes",
 ]
 
@@ -158,95 +159,109 @@ def problem_bytes(*, batch: int, heads: int, tokens: int, bits: int) -> int:
     return 8 * (b * h * n * n + b * v + b * e + 2 * e + 3 * v + 2 * b * h * n_tok * n_tok + b * h * n_tok + b)
 
 
+def _threads() -> int:
+    """Worker threads of the lowering's JS kernel (``min(cores, 8)``)."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+#: Fixed bytes of a lowering call (thread-pool arenas, einsum plans), measured.
+LOWERING_FIXED = 4 << 20
+
+
 def lowering_bytes(*, batch: int, heads: int, tokens: int, dim: int, bits: int) -> int:
     """Peak growth of ``lower_attention`` over its (already allocated) inputs.
 
-    Terms, measured by ``benchmarks/bench_memory.py --stages lower``: the float64 copies of
-    q, k, v; the result (:func:`problem_bytes`); one more ``[B, H, N, q, N, q]`` temporary
-    while the blocks are assembled; J's symmetrised upper triangle, the softmax scores and
-    the JS workspace (two reusable buffers per worker thread).
+    With ``T`` the bytes of one float64 tensor ``[B, H, N, d]``, ``P`` of one ``[B, H, N, N]``
+    pair array, ``K`` of the dense blocks ``[B, H, Nq, Nq]`` and ``W`` the JS kernel's two
+    reused buffers per thread (``max(2^17, N d)`` floats each): the float64 copies of q, k, v
+    (``3T``) plus the largest of the JS phase (softmaxes and their floored copies, J:
+    ``4T + P + W``), the attention softmax (``5P``) and the IR assembly (J, attention, the
+    symmetrised triangle and its temporary, the blocks and their finiteness mask:
+    ``4P + 9K/8``). Checked by ``benchmarks/bench_memory.py --stages lower``.
     """
     b, h, n_tok, d = int(batch), int(heads), int(tokens), int(dim)
-    n = n_tok * int(bits)
-    pairs = 8 * b * h * n_tok * n_tok
-    tensors = 8 * b * h * n_tok * d
-    js_work = 2 * 8 * max(1 << 17, n_tok * d) * 8
-    blocks = 8 * b * h * n * n
-    return 3 * tensors + problem_bytes(batch=b, heads=h, tokens=n_tok, bits=bits) + blocks + 3 * pairs + js_work
+    t = 8 * b * h * n_tok * d
+    p = 8 * b * h * n_tok * n_tok
+    k = 8 * b * h * (n_tok * int(bits)) ** 2
+    w = 2 * _threads() * 8 * max(1 << 17, n_tok * d)
+    return LOWERING_FIXED + 3 * t + max(4 * t + p + w, 5 * p, 4 * p + k + k // 8)
 
 
-#: Writer transient per structural coupler written (bytes), by format. Measured at
-#: H=8, N=64, q=4 (268,288 couplers) by ``benchmarks/bench_memory.py --stages write``.
-WRITER_BYTES_PER_COUPLER: dict[str, int] = {
-    "npz": 24,
-    "bqm-json": 300,
-    "coo": 120,
-    "mtx": 120,
-    "lp": 1100,
-}
-#: Writer transient per variable (labels text, linear terms), bytes.
-WRITER_BYTES_PER_VARIABLE: dict[str, int] = {
-    "npz": 16,
-    "bqm-json": 300,
-    "coo": 200,
-    "mtx": 200,
-    "lp": 1100,
-}
+#: Streaming writers (``coo``, ``bqm-json``) format a bounded chunk of entries at a time:
+#: bytes per entry of the chunk, and the chunk is at least ``CHUNK`` entries or one block row.
+WRITER_CHUNK_ENTRIES = 1 << 14
+WRITER_BYTES_PER_CHUNK_ENTRY: dict[str, int] = {"coo": 760, "bqm-json": 340}
+#: Writers that build the whole problem in memory: bytes per structural coupler (measured at
+#: H=8..16, N=128, q=4 by ``benchmarks/bench_memory.py --stages write``).
+WRITER_BYTES_PER_COUPLER: dict[str, int] = {"npz": 14, "mtx": 112, "lp": 540}
+#: Bytes per variable (labels, linear terms) of every writer.
+WRITER_BYTES_PER_VARIABLE = 48
 
 
-def writer_bytes(fmt: str, *, variables: int, couplers: int, batch: int = 1) -> int:
+def writer_bytes(fmt: str, *, variables: int, couplers: int, batch: int = 1, block: int = 0) -> int:
     """Transient bytes of writing one file of format ``fmt`` (``couplers`` per problem written).
 
-    Single-problem formats write the problems of a batch one after the other, so only one
-    problem's transient is live; ``npz`` writes the whole batch in one go (``batch``).
+    ``npz`` writes the ``batch`` problems in one go; the single-problem formats write the
+    problems of a batch one after the other, so one problem's transient is live. ``block``
+    is the dense block size ``N q`` (a streaming writer's chunk holds at least one block row).
     """
+    v = int(variables)
+    if fmt in WRITER_BYTES_PER_CHUNK_ENTRY:
+        return WRITER_BYTES_PER_CHUNK_ENTRY[fmt] * max(WRITER_CHUNK_ENTRIES, int(block)) + WRITER_BYTES_PER_VARIABLE * v
     per_coupler = WRITER_BYTES_PER_COUPLER.get(fmt, max(WRITER_BYTES_PER_COUPLER.values()))
-    per_variable = WRITER_BYTES_PER_VARIABLE.get(fmt, max(WRITER_BYTES_PER_VARIABLE.values()))
     problems = int(batch) if fmt == "npz" else 1
-    return problems * (per_coupler * int(couplers) + per_variable * int(variables))
-
-
-#: Bytes per variable per read while sampling, by backend: the backend's own state plus the
-#: sample set and the energy recomputation of every read. Measured by
-#: ``benchmarks/bench_memory.py --stages sample``.
-SAMPLING_BYTES_PER_VARIABLE_READ: dict[str, int] = {
-    "exact": 40,
-    "sa": 56,
-    "tabu": 56,
-    "steepest": 56,
-    "cim": 80,
-    "qaoa": 56,
-    "dwave": 56,
-}
-#: Per-coupler bytes of a backend's per-problem state (a dimod BQM, a dense J for cim).
-SAMPLING_BYTES_PER_COUPLER: dict[str, int] = {
-    "exact": 64,
-    "sa": 64,
-    "tabu": 64,
-    "steepest": 64,
-    "cim": 64,
-    "qaoa": 64,
-    "dwave": 64,
-}
+    return problems * (per_coupler * int(couplers) + WRITER_BYTES_PER_VARIABLE * v)
 
 
 #: Reads a backend takes when none are asked for (``num_reads=None``).
 DEFAULT_READS: dict[str, int] = {"cim": 100, "qaoa": 1024}
+#: Bytes per variable per read while sampling one problem, by backend: the backend's own
+#: state plus the sample set and the energy recomputation of every read (measured by
+#: ``benchmarks/bench_memory.py --stages sample``; unknown backends get the largest).
+SAMPLING_BYTES_PER_VARIABLE_READ: dict[str, int] = {
+    "exact": 28,
+    "sa": 28,
+    "tabu": 32,
+    "steepest": 28,
+    "cim": 48,
+    "qaoa": 80,
+    "dwave": 28,
+}
+#: Bytes per sparse coupler per read: the energy check gathers ``x_i`` and ``x_j`` of every read.
+SAMPLING_BYTES_PER_SPARSE_READ = 24
+#: Bytes per coupler of the per-problem state of a dimod-route backend (the BQM and its COO).
+SAMPLING_BYTES_PER_COUPLER = 100
+#: Bytes per read kept for every problem of the batch (samples, energies, counts).
+SAMPLING_BYTES_KEPT_PER_READ = 24
 
 
-def sampling_bytes(backend: str, *, variables: int, couplers: int, reads: int | None, batch: int = 1) -> int:
-    """Transient bytes of sampling ``reads`` reads of one problem at a time on ``backend``.
+def _backend_state(backend: str, v: int, couplers: int) -> int:
+    """Per-problem state of a backend that does not grow with the reads."""
+    if backend == "cim":  # dense J in float32 and one float64 copy
+        return 12 * v * v + SAMPLING_BYTES_PER_COUPLER * couplers
+    if backend == "exact":  # enumeration tables: all 2^V states up to 16 variables, else 2^16 x chunk
+        if v <= 16:
+            return 16 * (1 << v) * max(v, 1)
+        chunk = min(1 << (v - 16), 64)
+        return int(3.5 * 8 * (1 << 16) * chunk) + 8 * (1 << 16) * 16
+    if backend == "qaoa":  # the statevector and two working copies
+        return 3 * 16 * (1 << min(v, 40))
+    return SAMPLING_BYTES_PER_COUPLER * couplers
 
-    Unknown backends get the largest known per-read cost. ``batch`` matters for backends
-    that sample the whole batch at once (``cim``).
+
+def sampling_bytes(
+    backend: str, *, variables: int, couplers: int, reads: int | None, batch: int = 1, sparse: int = 0
+) -> int:
+    """Transient bytes of sampling a batch on ``backend``, one problem at a time.
+
+    ``reads`` per problem (``None``: the backend's default), ``sparse`` the IR's sparse
+    couplers (the head penalty of a QAMA problem), whose energy check costs per read.
     """
-    reads = DEFAULT_READS.get(backend, 1) if reads is None else reads
-    per_read = SAMPLING_BYTES_PER_VARIABLE_READ.get(backend, max(SAMPLING_BYTES_PER_VARIABLE_READ.values()))
-    per_coupler = SAMPLING_BYTES_PER_COUPLER.get(backend, max(SAMPLING_BYTES_PER_COUPLER.values()))
-    problems = int(batch) if backend == "cim" else 1
+    r = DEFAULT_READS.get(backend, 1) if reads is None else max(int(reads), 1)
     v = int(variables)
-    state = 8 * v * v if backend == "cim" else per_coupler * int(couplers)
-    return problems * (per_read * v * max(int(reads), 1) + state)
+    per_read = SAMPLING_BYTES_PER_VARIABLE_READ.get(backend, max(SAMPLING_BYTES_PER_VARIABLE_READ.values()))
+    one = r * (per_read * v + SAMPLING_BYTES_PER_SPARSE_READ * int(sparse)) + _backend_state(backend, v, int(couplers))
+    return one + max(int(batch) - 1, 0) * r * (v + SAMPLING_BYTES_KEPT_PER_READ)
 
 
 #: Resident bytes of one Dask worker process with qama-compile and a backend imported (measured:
@@ -262,10 +277,20 @@ def summary_bytes(*, batch: int, heads: int, tokens: int, bits: int) -> int:
     return SUMMARY_PER_PROBLEM_BYTE * problem_bytes(batch=batch, heads=heads, tokens=tokens, bits=bits)
 
 
-def compile_bytes(*, variables: int, couplers: int, qubits: int, batch: int = 1) -> int:
-    """Transient bytes of compiling ``batch`` problems for a target of ``qubits`` qubits.
+#: Compiling: bytes per logical coupler (Ising copy, scaling, quantisation, the physical IR),
+#: and per edge of a target's qubit graph (networkx), measured.
+COMPILE_BYTES_PER_COUPLER = 96
+COMPILE_BYTES_PER_GRAPH_EDGE = 240
 
-    The embedded (physical) problem is at most one coupler per logical coupler plus the
-    chains; the target graph costs about 200 bytes per qubit (networkx).
-    """
-    return int(batch) * 96 * (int(couplers) + 4 * int(variables)) + 200 * int(qubits) + 64 * int(couplers)
+
+def compile_bytes(*, variables: int, couplers: int, graph_edges: int = 0, batch: int = 1) -> int:
+    """Transient bytes of compiling ``batch`` problems for a target whose qubit graph has ``graph_edges``
+    edges (0 for all-to-all CIM and simulator targets)."""
+    per_problem = COMPILE_BYTES_PER_COUPLER * (int(couplers) + 4 * int(variables))
+    return int(batch) * per_problem + COMPILE_BYTES_PER_GRAPH_EDGE * int(graph_edges)
+
+
+def target_graph_edges(kind: str, qubits: int) -> int:
+    """Edges of a target's qubit graph as far as memory is concerned: annealers and gate devices
+    have sparse graphs (Pegasus ~7.2 edges per qubit, Zephyr ~9.6); CIMs and simulators none."""
+    return 10 * int(qubits) if kind in ("annealer", "gate") else 0

@@ -220,10 +220,10 @@ def _read_member(
                 field=name,
             )
         out = np.empty(count, dtype=dtype)
-        view = memoryview(out.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")
+        view = memoryview(out.reshape(-1).view(np.uint8)) if nbytes else memoryview(b"")  # type: ignore[arg-type]
         done = 0
         while done < nbytes:  # chunks of the member, not elements
-            got = fh.readinto(view[done : done + _CHUNK])
+            got = fh.readinto(view[done : done + _CHUNK])  # type: ignore[attr-defined]
             if not got:
                 _fail(path, f"ends after {done} of {nbytes} data bytes", fmt=fmt, field=name)
             done += got

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..base.atomic import check_output_path
-from ..base.memory import compile_bytes, qama_counts, sampling_bytes
+from ..base.memory import qama_counts, sampling_bytes
 from ..errors import InvalidInputError, QamaError
-from .common import StageBytes, add_input_arguments, io_error, load_input
+from .common import StageBytes, add_input_arguments, compile_stage_bytes, io_error, load_input
 from .scale import add_scale_arguments, check_scale_arguments, scale_client
 
 EXAMPLES = """\
@@ -128,11 +128,18 @@ def stage_bytes(args: argparse.Namespace) -> StageBytes:
         c = qama_counts(heads=h, tokens=n, bits=bits)
         couplers = c["block_couplers"] + c["penalty_couplers"]
         need = max(
-            sampling_bytes(name, variables=c["variables"], couplers=couplers, reads=args.reads, batch=b)
+            sampling_bytes(
+                name,
+                variables=c["variables"],
+                couplers=couplers,
+                reads=args.reads,
+                batch=b,
+                sparse=c["penalty_couplers"],
+            )
             for name in backends
         )
         if args.target is not None:
-            need += compile_bytes(variables=c["variables"], couplers=couplers, qubits=0, batch=b)
+            need += compile_stage_bytes(args.target, variables=c["variables"], couplers=couplers, batch=b)
         return need
 
     return stage

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from ..base.atomic import check_output_path
-from ..base.memory import compile_bytes, qama_counts, writer_bytes
+from ..base.memory import qama_counts, writer_bytes
 from ..compiler import compile as compile_problem
 from ..errors import InvalidInputError
-from .common import StageBytes, add_input_arguments, io_error, load_input
+from .common import StageBytes, add_input_arguments, compile_stage_bytes, io_error, load_input
 
 EXAMPLES = """\
 examples:
@@ -76,8 +76,8 @@ def stage_bytes(args: argparse.Namespace) -> StageBytes:
         couplers = c["block_couplers"] + c["penalty_couplers"]
         batch = 1 if args.index is not None else b
         if fmt is None:
-            return compile_bytes(variables=c["variables"], couplers=couplers, qubits=0, batch=batch)
-        return writer_bytes(fmt, variables=c["variables"], couplers=couplers, batch=batch)
+            return compile_stage_bytes(args.target, variables=c["variables"], couplers=couplers, batch=batch)
+        return writer_bytes(fmt, variables=c["variables"], couplers=couplers, batch=batch, block=c["block"])
 
     return stage
 

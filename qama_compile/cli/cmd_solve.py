@@ -20,10 +20,10 @@ import numpy as np
 
 from ..base.atomic import atomic_write, atomic_write_text, check_output_path
 from ..base.jsonutil import to_jsonable
-from ..base.memory import compile_bytes, qama_counts, sampling_bytes
+from ..base.memory import qama_counts, sampling_bytes
 from ..errors import InvalidInputError
 from ..tools.tables import format_table
-from .common import StageBytes, add_input_arguments, io_error, load_input
+from .common import StageBytes, add_input_arguments, compile_stage_bytes, io_error, load_input
 from .scale import add_scale_arguments, check_scale_arguments, scale_client
 
 #: Tag and version of the masks file.
@@ -132,10 +132,17 @@ def stage_bytes(args: argparse.Namespace) -> StageBytes:
     def stage(b: int, h: int, n: int, bits: int) -> int:
         c = qama_counts(heads=h, tokens=n, bits=bits)
         couplers = c["block_couplers"] + c["penalty_couplers"]
-        need = sampling_bytes(str(args.backend), variables=c["variables"], couplers=couplers, reads=args.reads, batch=b)
+        need = sampling_bytes(
+            str(args.backend),
+            variables=c["variables"],
+            couplers=couplers,
+            reads=args.reads,
+            batch=b,
+            sparse=c["penalty_couplers"],
+        )
         need += 2 * 8 * b * h * n * n  # weights and masks
         if args.target is not None:
-            need += compile_bytes(variables=c["variables"], couplers=couplers, qubits=0, batch=b)
+            need += compile_stage_bytes(args.target, variables=c["variables"], couplers=couplers, batch=b)
         return need
 
     return stage

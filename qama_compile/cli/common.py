@@ -39,6 +39,7 @@ __all__ = [
     "add_input_arguments",
     "check_plan",
     "command_bytes",
+    "compile_stage_bytes",
     "io_error",
     "load_input",
     "one_line_errors",
@@ -205,6 +206,21 @@ def check_plan(
         what=f"qama {getattr(args, 'command', None) or 'command'} for B={b}, H={h}, N={n}, d={d}, bits={bits}",
         fix="use a smaller problem (--random B,H,N,d, --heads, --tokens, --bits) or fewer --reads",
     )
+
+
+def compile_stage_bytes(target: Any, *, variables: int, couplers: int, batch: int) -> int:
+    """:func:`~qama_compile.base.memory.compile_bytes` for ``--target`` (its graph size looked up;
+    an unknown name is left for the compiler to report)."""
+    from ..base.memory import compile_bytes, target_graph_edges
+
+    try:
+        from ..targets.target import get_target
+
+        t = get_target(target)
+        edges = target_graph_edges(str(t.kind), int(t.num_qubits or 0))
+    except (QamaError, ImportError):
+        edges = 0
+    return compile_bytes(variables=variables, couplers=couplers, graph_edges=edges, batch=batch)
 
 
 def io_error(exc: OSError, path: str | Path, action: str) -> QamaError:

@@ -91,7 +91,7 @@ def estimate_lowering_bytes(batch: int, heads: int, tokens: int, dim: int, bits:
 def _peek_shape(x: Any) -> tuple[int, ...] | None:
     """The shape of an array or tensor without copying it (``None`` for anything else)."""
     shape = getattr(x, "shape", None)
-    if isinstance(x, np.ndarray) or (shape is not None and hasattr(x, "detach")):
+    if shape is not None and (isinstance(x, np.ndarray) or hasattr(x, "detach")):
         return tuple(int(n) for n in shape)
     return None
 
@@ -163,7 +163,7 @@ def lower_attention(
         qs, vs = peek[0], peek[2]
         assert qs is not None and vs is not None
         full = (1,) * (4 - len(qs)) + qs
-        _check_memory(*full[:3], max(full[3], vs[-1]), bits, max_bytes)  # before the float64 copies
+        _check_memory(full[0], full[1], full[2], max(full[3], vs[-1]), bits, max_bytes)  # before the copies
     qa, ka, va = (_as_batch(as_array(x, n), n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
     if qa.shape != ka.shape:
         raise InvalidInputError(

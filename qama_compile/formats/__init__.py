@@ -170,7 +170,7 @@ def save(
 def _check_writer(fmt: str, ir: QuadraticIR, indices: range | list[int]) -> None:
     """Refuse (before writing) when the writer's transient memory exceeds the budget."""
     couplers = max((count_couplings(ir, b) for b in indices), default=0) if fmt != "npz" else ir.num_couplers
-    need = writer_bytes(fmt, variables=ir.num_variables, couplers=couplers, batch=len(indices))
+    need = writer_bytes(fmt, variables=ir.num_variables, couplers=couplers, batch=len(indices), block=ir.block_size)
     check_memory(
         need,
         what=f"writing {fmt} ({len(indices)} problem(s) of {ir.num_variables} variables, {couplers} couplers)",

@@ -130,6 +130,7 @@ def _plain_labels(
     Returns the labels, their fields and the canonical variable order (as ``bqm_to_ir``).
     """
     v = len(raw)
+    fields: tuple[str, ...]
     try:
         arr = np.asarray(raw) if v else np.zeros((0,), dtype=np.int64)
     except (ValueError, TypeError, OverflowError, RecursionError):

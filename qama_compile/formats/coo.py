@@ -89,7 +89,9 @@ def write(ir: QuadraticIR, path: str | os.PathLike[str], index: int) -> None:
         fh.write("".join(f"# {line}\n" for line in header) + "# labels: ")
         write_labels(fh, ir.labels)
         fh.write(f"\n# batch_index: {index}\n")
-        _write_body(fh, diag, diag, lin[diag])
+        for start in range(0, diag.size, CHUNK):  # chunks of the linear terms
+            part = diag[start : start + CHUNK]
+            _write_body(fh, part, part, lin[part])
         for rows, cols, data in iter_couplings(ir, index):
             _write_body(fh, rows, cols, data)
 
