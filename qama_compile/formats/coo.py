@@ -39,6 +39,7 @@ import numpy as np
 from ..base.atomic import atomic_write
 from ..core.ir import QuadraticIR
 from ._base import (
+    CHUNK,
     DEFAULT_MAX_BYTES,
     PREFIX,
     VERSION,
