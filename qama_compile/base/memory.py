@@ -188,14 +188,17 @@ def lowering_bytes(*, batch: int, heads: int, tokens: int, dim: int, bits: int) 
 
 
 #: Streaming writers (``coo``, ``bqm-json``) format a bounded chunk of entries at a time:
-#: bytes per entry of the chunk, and the chunk is at least ``CHUNK`` entries or one block row.
+#: bytes per entry of the chunk (at least ``WRITER_CHUNK_ENTRIES`` entries, or one block row),
+#: plus a little per coupler (heap growth over many chunks).
 WRITER_CHUNK_ENTRIES = 1 << 14
-WRITER_BYTES_PER_CHUNK_ENTRY: dict[str, int] = {"coo": 760, "bqm-json": 340}
+WRITER_BYTES_PER_CHUNK_ENTRY: dict[str, int] = {"coo": 900, "bqm-json": 340}
+WRITER_STREAM_BYTES_PER_COUPLER: dict[str, int] = {"coo": 2, "bqm-json": 4}
 #: Writers that build the whole problem in memory: bytes per structural coupler (measured at
-#: H=8..16, N=128, q=4 by ``benchmarks/bench_memory.py --stages write``).
-WRITER_BYTES_PER_COUPLER: dict[str, int] = {"npz": 14, "mtx": 112, "lp": 540}
-#: Bytes per variable (labels, linear terms) of every writer.
+#: H=4..16, N=64..128, q=4 by ``benchmarks/bench_memory.py --stages write``).
+WRITER_BYTES_PER_COUPLER: dict[str, int] = {"npz": 17, "mtx": 112, "lp": 540}
+#: Bytes per variable (labels, linear terms) of every writer, and the fixed bytes of a write.
 WRITER_BYTES_PER_VARIABLE = 48
+WRITER_FIXED = 2 << 20
 
 
 def writer_bytes(fmt: str, *, variables: int, couplers: int, batch: int = 1, block: int = 0) -> int:
@@ -205,12 +208,13 @@ def writer_bytes(fmt: str, *, variables: int, couplers: int, batch: int = 1, blo
     problems of a batch one after the other, so one problem's transient is live. ``block``
     is the dense block size ``N q`` (a streaming writer's chunk holds at least one block row).
     """
-    v = int(variables)
+    v, c = int(variables), int(couplers)
     if fmt in WRITER_BYTES_PER_CHUNK_ENTRY:
-        return WRITER_BYTES_PER_CHUNK_ENTRY[fmt] * max(WRITER_CHUNK_ENTRIES, int(block)) + WRITER_BYTES_PER_VARIABLE * v
+        chunk = WRITER_BYTES_PER_CHUNK_ENTRY[fmt] * max(WRITER_CHUNK_ENTRIES, int(block))
+        return WRITER_FIXED + chunk + WRITER_STREAM_BYTES_PER_COUPLER[fmt] * c + WRITER_BYTES_PER_VARIABLE * v
     per_coupler = WRITER_BYTES_PER_COUPLER.get(fmt, max(WRITER_BYTES_PER_COUPLER.values()))
     problems = int(batch) if fmt == "npz" else 1
-    return problems * (per_coupler * int(couplers) + WRITER_BYTES_PER_VARIABLE * v)
+    return WRITER_FIXED + problems * (per_coupler * c + WRITER_BYTES_PER_VARIABLE * v)
 
 
 #: Reads a backend takes when none are asked for (``num_reads=None``).
@@ -223,7 +227,7 @@ SAMPLING_BYTES_PER_VARIABLE_READ: dict[str, int] = {
     "sa": 28,
     "tabu": 32,
     "steepest": 28,
-    "cim": 48,
+    "cim": 28,
     "qaoa": 80,
     "dwave": 28,
 }
@@ -235,6 +239,10 @@ SAMPLING_BYTES_PER_COUPLER = 100
 SAMPLING_BYTES_KEPT_PER_READ = 24
 
 
+#: QAOA's own qubit limit (``qama_backends.qaoa.DEFAULT_MAX_QUBITS``): it refuses larger problems itself.
+QAOA_MAX_QUBITS = 24
+
+
 def _backend_state(backend: str, v: int, couplers: int) -> int:
     """Per-problem state of a backend that does not grow with the reads."""
     if backend == "cim":  # dense J in float32 and one float64 copy
@@ -244,8 +252,8 @@ def _backend_state(backend: str, v: int, couplers: int) -> int:
             return 16 * (1 << v) * max(v, 1)
         chunk = min(1 << (v - 16), 64)
         return int(3.5 * 8 * (1 << 16) * chunk) + 8 * (1 << 16) * 16
-    if backend == "qaoa":  # the statevector and two working copies
-        return 3 * 16 * (1 << min(v, 40))
+    if backend == "qaoa":  # the statevector and two working copies; above 24 qubits QAOA refuses by itself
+        return 3 * 16 * (1 << v) if v <= QAOA_MAX_QUBITS else 0
     return SAMPLING_BYTES_PER_COUPLER * couplers
 
 
@@ -264,12 +272,12 @@ def sampling_bytes(
     return one + max(int(batch) - 1, 0) * r * (v + SAMPLING_BYTES_KEPT_PER_READ)
 
 
-#: Resident bytes of one Dask worker process with qama-compile and a backend imported (measured:
-#: ``benchmarks/bench_memory.py --stages dask``).
-DASK_WORKER_BYTES = 400 << 20
+#: Resident bytes of one ``--workers`` process: ~120 MiB with qama-compile and dwave-samplers
+#: imported, ~200 MiB more once the cim backend imports torch (``benchmarks/bench_memory.py --stages dask``).
+DASK_WORKER_BYTES = 320 << 20
 
 #: ``problem_summary`` (``qama inspect``) works on an Ising copy of the IR: bytes per resident problem byte.
-SUMMARY_PER_PROBLEM_BYTE = 2
+SUMMARY_PER_PROBLEM_BYTE = 3
 
 
 def summary_bytes(*, batch: int, heads: int, tokens: int, bits: int) -> int:

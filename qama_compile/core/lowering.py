@@ -222,6 +222,13 @@ def build_qama_ir(
     Variable ``(t, i, r)`` has index ``(t * N + i) * bits + r``; block ``t`` holds head t.
     """
     c = bit_weights(bits) if c is None else c
+    for name, arr in (("couplings", couplings), ("fields", fields)):
+        if not np.isfinite(arr).all():  # e.g. from a NaN in the tensors of a PyTorch layer
+            raise InvalidInputError(
+                f"{name} (J or h) contain NaN or infinity; the QUBO cannot be built",
+                fix="check the attention tensors for NaN or infinity before lowering",
+                tensor=name,
+            )
     b, h, n_tok, _ = couplings.shape
     n = n_tok * bits
     cc = np.outer(c, c)  # [q, q]

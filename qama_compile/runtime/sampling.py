@@ -38,6 +38,7 @@ import dimod
 import numpy as np
 from numpy.typing import NDArray
 
+from ..base.memory import check_memory, sampling_bytes
 from ..core.convert import ir_to_bqm
 from ..core.ir import QuadraticIR
 from ..errors import BackendError, InvalidInputError
@@ -48,6 +49,7 @@ __all__ = [
     "BatchSamples",
     "check_energies",
     "check_num_reads",
+    "check_samplable",
     "check_seed",
     "sample_batch",
     "sample_kwargs",
@@ -192,6 +194,39 @@ def _check_values(x: NDArray[Any], vartype: str, backend: str) -> NDArray[np.int
     return x.astype(np.int8)
 
 
+def check_samplable(ir: QuadraticIR, *, backend: str, reads: int | None) -> None:
+    """Refuse, before any backend runs: an empty batch, problems without variables, NaN or
+    infinite coefficients (a backend would return NaN energies and look broken), and reads
+    whose memory (:func:`qama_compile.base.memory.sampling_bytes`) exceeds the budget.
+    """
+    if ir.batch_size == 0 or ir.num_variables == 0:
+        raise InvalidInputError(
+            f"nothing to sample: the batch has {ir.batch_size} problem(s) of {ir.num_variables} variables",
+            fix="pass at least one problem with at least one variable (at least one token)",
+        )
+    for part in ("linear", "offset", "blocks", "data"):
+        if not np.isfinite(getattr(ir, part)).all():
+            raise InvalidInputError(
+                f"the problem's {part} coefficients contain NaN or infinity; no backend can sample it",
+                fix="check the inputs: NaN or infinity in q, k, v (or in J, h) propagates into the QUBO",
+                tensor=part,
+            )
+    need = sampling_bytes(
+        backend,
+        variables=ir.num_variables,
+        couplers=ir.num_couplers,
+        reads=reads,
+        batch=ir.batch_size,
+        sparse=ir.num_sparse_couplers,
+    )
+    check_memory(
+        need,
+        what=f"{'the default reads' if reads is None else f'num_reads={reads} reads'} of {ir.num_variables} "
+        f"variables ({ir.batch_size} problem(s) on {backend})",
+        fix="use fewer reads per call",
+    )
+
+
 # --------------------------------------------------------------------------- the two routes
 def _batched(
     ir: QuadraticIR, sampler: BatchSampler, *, num_reads: int | None, seed: int | None, name: str, options: Any
@@ -295,6 +330,7 @@ def sample_batch(
     reads = check_num_reads(num_reads)
     seed = check_seed(seed, batch_size=ir.batch_size)
     label = name or type(sampler).__name__
+    check_samplable(ir, backend=label, reads=reads)
     if isinstance(sampler, BatchSampler) and batched is not False:
         return _batched(ir, sampler, num_reads=reads, seed=seed, name=label, options=sample_options)
     if batched is True:

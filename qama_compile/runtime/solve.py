@@ -25,8 +25,9 @@ from numpy.typing import NDArray
 
 from ..core.ir import QuadraticIR
 from ..core.problem import AttentionProblem
-from ..errors import BackendError, InvalidInputError, ProblemTooLargeError
+from ..errors import BackendError, InvalidInputError
 from .registry import get_backend
+from .sampling import check_samplable
 
 #: Largest seed every seeded backend accepts (dwave-samplers' SA checks ``0 <= seed < 2**31``).
 SEED_MAX = 2**31 - 1
@@ -167,20 +168,17 @@ def solve(
             fix="pass a non-negative integer seed below 2**31",
             seed=seed,
         )
-    if isinstance(num_reads, (int, np.integer)) and not isinstance(num_reads, bool) and num_reads > 0:
-        from ..core.lowering import _physical_memory
-
-        variables = problem.ir.num_variables  # a lower bound with a target (chains add qubits)
-        need, limit = int(num_reads) * (16 * variables + 16), _physical_memory() // 2  # samplers hold int64 states
-        if need > limit:  # refuse before a sampler allocates its reads
-            raise ProblemTooLargeError(
-                f"num_reads={num_reads} reads of {variables} variables need about {need / 2**30:.3g} GiB, over the "
-                f"limit of {limit / 2**30:.3g} GiB (half the physical memory)",
-                fix="use fewer reads per call",
-                size=need,
-                limit=limit,
-                unit="bytes",
-            )
+    if num_reads is not None and (
+        not isinstance(num_reads, (int, np.integer)) or isinstance(num_reads, bool) or num_reads < 1
+    ):
+        raise InvalidInputError(f"num_reads must be a positive integer, got {num_reads!r}", fix="pass num_reads >= 1")
+    # empty batches, NaN coefficients and the memory of the reads, before a sampler allocates them
+    # (with a target the physical problem is larger: chains add qubits)
+    check_samplable(
+        problem.ir,
+        backend=backend if isinstance(backend, str) else type(backend).__name__,
+        reads=None if num_reads is None else int(num_reads),
+    )
     sampler = get_backend(backend, **(backend_options or {})) if isinstance(backend, str) else backend
     name = backend if isinstance(backend, str) else type(backend).__name__
     compiled = None
