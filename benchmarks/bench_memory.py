@@ -261,8 +261,15 @@ def _specs(quick: bool) -> dict[str, list[dict[str, Any]]]:
         {"backend": "tabu", "shape": [1, 4, 16, 16, 4], "reads": 2000 // shrink, "options": {"timeout": 1}},
         {"backend": "cim", "shape": [1, 4, 16, 16, 4], "reads": 4000 // shrink, "options": {}},
         {"backend": "cim", "shape": [1, 8, 32, 16, 4], "reads": 2000 // shrink, "options": {}},
-        {"backend": "exact", "shape": [1, 2, 5, 8, 2], "reads": 20000 // shrink},
-        {"backend": "exact", "shape": [1, 2, 6, 8, 2], "reads": 40000 // shrink},
+        {"backend": "exact", "shape": [1, 2, 5, 8, 2], "reads": 20000 // shrink, "warmup": [1, 2, 5, 8, 2]},
+        {"backend": "exact", "shape": [1, 2, 6, 8, 2], "reads": 40000 // shrink, "warmup": [1, 2, 5, 8, 2]},
+        {
+            "backend": "qaoa",
+            "shape": [1, 2, 5, 8, 2],
+            "reads": 8192 // shrink,
+            "warmup": [1, 1, 2, 2, 1],
+            "options": {"reps": 1, "maxiter": 2},
+        },
     ]
     compile_ = [
         {"target": "cim-100k", "shape": [1, 8, n(64), 32, 4]},
@@ -276,6 +283,21 @@ def _specs(quick: bool) -> dict[str, list[dict[str, Any]]]:
         {"argv": ["compile", "--random", f"1,8,{n(128)},32", "--bits", "4", "-o", "{tmp}/out.mtx"]},
         {"argv": ["solve", "--random", "1,8,32,16", "--bits", "4", "--backend", "sa", "--reads", str(2000 // shrink)]},
         {"argv": ["solve", "--random", "1,8,32,16", "--bits", "4", "--backend", "cim", "--reads", str(2000 // shrink)]},
+        {
+            "argv": [
+                "solve",
+                "--random",
+                "1,4,16,16",
+                "--bits",
+                "4",
+                "--backend",
+                "steepest",
+                "--reads",
+                str(20000 // shrink),
+                "--sampleset",
+                "{tmp}/out.json",
+            ]
+        },
         {"argv": ["inspect", "--random", f"2,8,{n(128)},32", "--bits", "4"]},
     ]
     load = [{"format": f, "shape": [1, 8, n(64), 32, 4]} for f in ("npz", "coo", "mtx", "bqm-json", "lp")]
@@ -360,7 +382,7 @@ def main() -> None:
     lines = [
         [
             _label(r),
-            f"{r['estimate_mb']:.1f}",
+            f"{r['estimate_mb']:.1f}" if "error" not in r else "",
             f"{r['measured_mb']:.1f}" if "error" not in r else "error",
             "" if "error" in r else f"{r['measured_spread_mb'][0]:.1f}..{r['measured_spread_mb'][1]:.1f}",
             "" if "error" in r else f"{r['ratio']:.2f}",

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from typing import IO
 
 import numpy as np
@@ -143,9 +144,11 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
             )
             labels = parse_labels(path, NAME, header["labels"], v, len(fields))
             try:
-                table = np.loadtxt(
-                    itertools.chain([first], fh), dtype=np.float64, comments="#", ndmin=2, max_rows=entries + 1
-                )
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+                    table = np.loadtxt(
+                        itertools.chain([first], fh), dtype=np.float64, comments="#", ndmin=2, max_rows=entries + 1
+                    )
             except ValueError as exc:
                 fail(path, f"body is not 'i j bias' lines ({str(exc)[:120]})", fmt=NAME, field="body")
     except UnicodeDecodeError as exc:
