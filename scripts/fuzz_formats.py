@@ -595,6 +595,7 @@ def run(
     pool = [Worker(seed) for _ in range(max(1, workers))]
     counts: dict[str, dict[str, int]] = {}
     slowest: dict[str, float] = {}
+    fullest: dict[str, float] = {}  # the largest peak / limit of any case
     busy: dict[Worker, tuple[str, str]] = {}
 
     def record(target: str, outcome: str) -> None:
@@ -636,6 +637,7 @@ def run(
                         outcome = "slow"
                         msg.update(outcome="slow", detail=f"{msg['seconds']} s")
                     slowest[target] = max(slowest.get(target, 0.0), msg["seconds"])
+                    fullest[target] = max(fullest.get(target, 0.0), msg["peak"] / max(msg["limit"], 1))
                     record(target, outcome if outcome != "ok" else str(msg.get("result", "ok")))
                     if outcome != "ok":
                         on_finding(target, what, msg)
@@ -649,7 +651,7 @@ def run(
     finally:
         for w in pool:
             w.kill()
-    return {"counts": counts, "slowest_s": slowest, "not_run": len(queue)}
+    return {"counts": counts, "slowest_s": slowest, "peak_over_limit": fullest, "not_run": len(queue)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -717,7 +719,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     for target in targets:
         c = summary["counts"].get(target, {})
-        print(f"{target:10s} {sum(c.values()):7d} cases  slowest {summary['slowest_s'].get(target, 0):.3f} s  {c}")
+        print(
+            f"{target:10s} {sum(c.values()):7d} cases  slowest {summary['slowest_s'].get(target, 0):.3f} s  "
+            f"peak/limit {summary['peak_over_limit'].get(target, 0):.2f}  {c}"
+        )
     print(f"{len(findings)} finding(s) in {summary['wall_s']} s" + (f"; written to {args.out}/" if findings else ""))
     if args.json is not None:
         args.json.write_text(json.dumps(summary, indent=1) + "\n")
