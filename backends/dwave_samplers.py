@@ -41,7 +41,7 @@ from . import cost
 #: of 10^6 variables could not be held in memory anyway.
 DEFAULT_MAX_VARIABLES = 1_000_000
 
-__all__ = ["DEFAULT_MAX_VARIABLES", "SASampler", "SteepestDescentSampler", "TabuSampler"]
+__all__ = ["DEFAULT_MAX_VARIABLES", "TABU_DEFAULTS", "SASampler", "SteepestDescentSampler", "TabuSampler"]
 
 
 class _OceanMixin:
@@ -132,23 +132,41 @@ class SASampler(_OceanMixin, SimulatedAnnealingSampler):  # type: ignore[misc]
         return sweeps * (v + 2 * e) * cost.calibrated("sa", _sa_cost)
 
 
+#: Tabu's defaults here: a count-based stop (``num_restarts`` restarts, each a fixed number of
+#: variable updates) instead of the library's 100 ms wall-clock ``timeout``, so the same seed
+#: gives the same reads on any machine and under any load.
+TABU_DEFAULTS: dict[str, Any] = {"timeout": None, "num_restarts": 1}
+
+
 class TabuSampler(_OceanMixin, _OceanTabuSampler):  # type: ignore[misc]
     """Multistart tabu search (``dwave.samplers.TabuSampler``), registered as ``tabu``.
 
-    ``timeout`` (ms per read, library default 100) dominates its run time.
+    Reproducible by default: ``timeout=None`` and ``num_restarts=1`` (:data:`TABU_DEFAULTS`),
+    so a run stops after a fixed count of variable updates, not on the wall clock; the same
+    seed gives identical reads. Passing ``timeout=<ms>`` restores the library's time limit
+    (faster on large problems, but then reads depend on the machine's speed and load).
 
     >>> import dimod
     >>> bqm = dimod.BinaryQuadraticModel({0: 1.0, 1: -1.0}, {(0, 1): 0.5}, 0.0, "BINARY")
-    >>> float(TabuSampler(timeout=5).sample(bqm, num_reads=2, seed=3).first.energy)
-    -1.0
+    >>> a, b = (TabuSampler().sample(bqm, num_reads=3, seed=3) for _ in range(2))
+    >>> float(a.first.energy), a.record.sample.tolist() == b.record.sample.tolist()
+    (-1.0, True)
     """
 
     _name = "tabu"
-    _description = "multistart tabu search, dwave-samplers TabuSampler"
-    default_num_reads = 10  # each read runs for `timeout` ms (100 by default)
+    _description = "multistart tabu search, dwave-samplers TabuSampler (count-based stop: reproducible)"
+    default_num_reads = 10
+
+    def __init__(self, *, max_variables: int = DEFAULT_MAX_VARIABLES, **defaults: Any) -> None:
+        super().__init__(max_variables=max_variables, **{**TABU_DEFAULTS, **defaults})
 
     def _per_read_s(self, v: int, e: int, options: dict[str, Any]) -> float:
-        return float(options.get("timeout", 100)) / 1000.0  # dwave-samplers runs each read this long
+        timeout = options.get("timeout")
+        if timeout is not None:  # the library's wall-clock stop: each read runs this long
+            return float(timeout) / 1000.0
+        # count-based stop: about V tabu iterations per restart, each updating V + 2E deltas
+        restarts = int(options.get("num_restarts") or 1)
+        return restarts * max(v, 1) * (v + 2 * e) * cost.calibrated("tabu", _tabu_cost)
 
 
 class SteepestDescentSampler(_OceanMixin, SteepestDescentSolver):  # type: ignore[misc]
@@ -177,3 +195,11 @@ def _steepest_cost() -> float:
     sampler.sample(bqm, num_reads=1, seed=0)  # warm up
     t = cost.timed(lambda: sampler.sample(bqm, num_reads=200, seed=0).resolve())
     return t / (200 * (64 + 2 * bqm.num_interactions) * 8)
+
+
+def _tabu_cost() -> float:
+    """Seconds per (read x V x (V + 2E)) of the count-based tabu, measured on a dense 64-spin problem."""
+    bqm, sampler = cost.random_bqm(64), TabuSampler()
+    sampler.sample(bqm, num_reads=1, seed=0)  # warm up
+    t = cost.timed(lambda: sampler.sample(bqm, num_reads=10, seed=0).resolve())
+    return t / (10 * 64 * (64 + 2 * bqm.num_interactions))

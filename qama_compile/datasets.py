@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .base.memory import LOAD_EXPANSION, LOAD_FLOOR, memory_limit
+from .base.safeload import read_npz
 from .errors import FileFormatError, InvalidInputError
 
 FORMAT_VERSION = 1
@@ -109,34 +111,54 @@ def _read_cached(path: str) -> dict[str, NDArray[Any]]:
 
 
 def _load_and_validate(path: Path) -> dict[str, NDArray[Any]]:
-    def bad(
-        message: str, fix: str = "regenerate it with scripts/capture_minilm.py or reinstall qama-compile", **fields: Any
-    ) -> FileFormatError:
+    fix = "regenerate it with scripts/capture_minilm.py or reinstall qama-compile"
+
+    def bad(message: str, fix: str = fix, **fields: Any) -> FileFormatError:
         return FileFormatError(
             f"dataset {path}: {message}", fix=fix, path=str(path), format="qama-minilm-npz", **fields
         )
 
     if not path.is_file():
         raise bad("file not found")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            arrays = {name: z[name] for name in z.files}
-    except Exception as exc:  # zipfile.BadZipFile, ValueError (pickled object arrays), OSError, EOFError
-        raise bad(f"cannot be read as a pickle-free .npz ({type(exc).__name__}: {exc})") from exc
+    size = path.stat().st_size
+    # every array checked before it is read (no pickles, declared sizes against the bytes present)
+    arrays = read_npz(
+        path,
+        limit=min(LOAD_FLOOR + LOAD_EXPANSION * size, memory_limit()),
+        fmt="qama-minilm-npz",
+        fix=fix,
+        not_zip_fix=fix,
+    )
     missing = [name for name in _SCALARS if name not in arrays]
     if missing:
         raise bad(f"missing arrays {missing}")
-    version = int(arrays["format_version"])
+
+    def count(name: str) -> int:
+        value = arrays[name]
+        if value.shape != () or value.dtype.kind not in "iu" or not 0 <= int(value) <= 1 << 20:
+            raise bad(f"array {name!r} must be a small non-negative integer, got {value.dtype} shape {value.shape}")
+        return int(value)
+
+    version = count("format_version")
     if version != FORMAT_VERSION:
         raise bad(
             f"format version {version} is not supported (this qama-compile reads version {FORMAT_VERSION})",
             fix="upgrade qama-compile or regenerate the file with this version's scripts/capture_minilm.py",
             version=version,
         )
-    layers, heads, dim = (int(arrays[n]) for n in ("layers", "heads", "head_dim"))
+    layers, heads, dim = (count(n) for n in ("layers", "heads", "head_dim"))
+    for name in ("model_name", "model_source", "model_sha256", "model_license"):
+        if arrays[name].shape != () or arrays[name].dtype.kind != "U":
+            raise bad(f"array {name!r} must be a text scalar")
     counts = arrays["num_tokens"]
-    if arrays["sentences"].ndim != 1 or counts.shape != arrays["sentences"].shape:
-        raise bad("'sentences' and 'num_tokens' must be 1-D of equal length")
+    if (
+        arrays["sentences"].ndim != 1
+        or arrays["sentences"].dtype.kind != "U"
+        or counts.shape != arrays["sentences"].shape
+        or counts.dtype.kind not in "iu"
+        or (counts.size and (int(counts.min()) < 1 or int(counts.max()) > 1 << 16))
+    ):
+        raise bad("'sentences' (text) and 'num_tokens' (positive integers) must be 1-D of equal length")
     for s, n in enumerate(counts.tolist()):
         expect = {
             f"q_{s}": (layers, heads, n, dim),
@@ -150,8 +172,11 @@ def _load_and_validate(path: Path) -> dict[str, NDArray[Any]]:
                 raise bad(f"missing array {name!r}")
             if arrays[name].shape != shape:
                 raise bad(f"array {name!r} has shape {arrays[name].shape}, expected {shape}")
-            if name != f"tokens_{s}" and not np.all(np.isfinite(arrays[name])):
-                raise bad(f"array {name!r} contains NaN or infinity")
+            if name == f"tokens_{s}":
+                if arrays[name].dtype.kind != "U":
+                    raise bad(f"array {name!r} must hold text")
+            elif arrays[name].dtype.kind not in "iuf" or not np.all(np.isfinite(arrays[name])):
+                raise bad(f"array {name!r} contains NaN or infinity (or is not numeric)")
     for value in arrays.values():
         value.setflags(write=False)
     return arrays

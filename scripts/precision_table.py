@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from qama_compile import compile, lower_attention
-from qama_compile.core.lowering import estimate_lowering_bytes, physical_memory
+from qama_compile.base.memory import physical_memory
+from qama_compile.core.lowering import estimate_lowering_bytes
 from qama_compile.datasets import load_example
 from qama_compile.errors import QamaError
 from qama_compile.targets import get_target

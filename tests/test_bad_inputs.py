@@ -335,7 +335,7 @@ def test_too_large_for_memory_is_refused_before_allocating() -> None:
 
 
 def test_too_large_for_memory_with_max_bytes() -> None:
-    with pytest.raises(ProblemTooLargeError, match=r"over the limit of 0\.00 GiB") as exc:
+    with pytest.raises(ProblemTooLargeError, match=r"over the limit of 1 KiB") as exc:
         lower_attention(Q, K, V, bits=8, max_bytes=1024)
     assert exc.value.fields["limit"] == 1024
 
@@ -372,7 +372,9 @@ def test_too_many_reads_for_memory_are_refused_before_sampling(small: qama_compi
     def call() -> None:
         with pytest.raises(ProblemTooLargeError) as exc:
             solve(small, backend="sa", num_reads=10**12)
-        assert str(exc.value).startswith("num_reads=1000000000000 reads of 6 variables need about")
+        assert str(exc.value).startswith(
+            "num_reads=1000000000000 reads of 6 variables (1 problem(s) on sa) needs about"
+        )
         assert "(half the physical memory)" in str(exc.value) and _fix(exc) == "use fewer reads per call"
         assert exc.value.fields["unit"] == "bytes"
 
@@ -584,7 +586,8 @@ def test_npz_with_pickled_object_arrays(tmp_path: Path) -> None:
     )
     with pytest.raises(FileFormatError) as exc:
         load(path)
-    assert str(exc.value).startswith(f"{path}: contains pickled object arrays, which are never loaded (unsafe)")
+    assert str(exc.value).startswith(f"{path}: linear: contains pickled object arrays, which are never loaded (unsafe)")
+    assert exc.value.fields["field"] == "linear"
     assert "re-export" in _fix(exc)
 
 
@@ -629,6 +632,10 @@ def _write_npz(path: Path, **arrays: Any) -> Path:
     return path
 
 
+def _corpus(name: str) -> Path:
+    return Path(__file__).resolve().parent / "formats" / "corpus" / name
+
+
 def _cli_cases(tmp: Path) -> list[tuple[list[str], str]]:
     good = {"q": Q, "k": K, "v": V}
     nan_q = Q.copy()
@@ -649,7 +656,7 @@ def _cli_cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["solve", str(_write_npz(tmp / "mism.npz", **{**good, "k": K[:, :2]}))], "q and k must have the same shape"),
         (["solve", str(_write_npz(tmp / "empty-t.npz", q=Q[:, :0], k=K[:, :0], v=V[:, :0]))], "tokens size is 0"),
         (["solve", str(_write_npz(tmp / "missing.npz", q=Q))], "missing arrays ['k', 'v']"),
-        (["solve", str(tmp / "pickle.npz")], "numpy would have to unpickle it, which is never done"),
+        (["solve", str(tmp / "pickle.npz")], "numpy could only read it by unpickling, which is never done"),
         (["solve", str(tmp / "objects.npz")], "contains pickled object arrays, which are never loaded"),
         (["solve", str(tmp / "empty.npz")], "is not a readable .npz"),
         (["solve", str(tmp / "truncated.npz")], "is not a readable .npz"),
@@ -666,14 +673,28 @@ def _cli_cases(tmp: Path) -> list[tuple[list[str], str]]:
         (["solve", "--random", "1,2,8,2", "--bits", "2"], "exact enumeration scans 2^32 states"),
         (["solve", "--random", "0,1,2,2"], "is not four positive integers"),
         (["solve", "--random", "100000,100,100,64"], "needs 1.43e+03 GiB for q, k and v, over the limit of"),
-        (["solve", "--random", "1,1,2,2", "--backend", "sa", "--reads", "1000000000000"], "reads of 8 variables need"),
+        (
+            ["solve", "--random", "1,1,2,2", "--backend", "sa", "--reads", "1000000000000"],
+            "qama solve for B=1, H=1, N=2, d=2, bits=4 needs about",
+        ),
         (["solve", "--random", "1,1,2,2", "--alpha", "nan"], "alpha must be finite, got nan"),
         (["compile", "--random", "1,1,2,2", "-o", str(tmp / "out.xyz")], "cannot infer the format of"),
         (["compile", "--random", "1,1,2,2", "-o", str(tmp / "o.json"), "--format", "zz"], "unknown format 'zz'"),
-        (["compile", "--random", "1,1,2,2", "-o", str(tmp / "outdir.npz")], "outdir.npz': Is a directory"),
+        (["compile", "--random", "1,1,2,2", "-o", str(tmp / "outdir.npz")], "outdir.npz': it is a directory"),
         (["compile", "--random", "1,1,2,2", "-o", str(tmp)], "cannot infer the format of"),
         (["inspect", "--random", "1,1,2,2", "--sweep", "tokens=0"], "--sweep 'tokens=0' has values out of range"),
         (["compare", "--random", "1,1,2,2", "--option", "bad"], "is not BACKEND.KEY=VALUE"),
+        # issue 13: refused before any work (no cluster started, nothing lowered or solved)
+        (["solve", "--random", "1,1,2,2", "--workers", "1", "-o", str(tmp / "outdir.npz")], "outdir.npz': it is a dir"),
+        (["compile", "--random", "2,1,2,2", "--bits", "1", "-o", str(tmp), "--format", "coo"], "': it is a directory"),
+        (["compile", "--random", "1,1,2,2", "-o", str(tmp / "no" / "p.npz")], "its directory '" + str(tmp / "no")),
+        (["solve", "--random", "1,1,2,2", "--scheduler", "notanaddress"], "is not a Dask scheduler address"),
+        (["solve", "--random", "1,1,2,2", "--workers", "100000"], "--workers 100000 is more than the "),
+        (["solve", "--random", "1,1,2,2", "--workers", "100000", "--force-workers"], "--workers 100000 (about"),
+        (["solve", str(tmp / "good.npz"), "--tokens", "1000000000"], "--tokens selects tokens outside 0..2"),
+        (["solve", str(tmp / "good.npz"), "--tokens", "0:1000000000"], "--tokens selects tokens outside 0..2"),
+        (["solve", str(_corpus("cli-input-corrupt-deflate.npz"))], "(zlib.error: Error -3 while decompressing"),
+        (["solve", str(_corpus("cli-input-npy-header-1-by-1e12.npz"))], "q: declares shape (1, 1000000000000)"),
     ]
 
 
@@ -726,3 +747,136 @@ def test_samples_are_checked(small: qama_compile.AttentionProblem) -> None:
     with pytest.raises(BackendError, match="reported energy") as exc:
         solve(small, backend=Liar())
     assert "cannot be trusted" in _fix(exc)
+
+
+# ---------------------------------------------------------------- issue 13: memory refused before it is spent
+
+
+def test_cli_refuses_huge_random_inputs_before_allocating(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``inspect --random 1,1,2,100000000`` spent 9.6 GB before refusing; now the whole command
+    (q, k, v, their copies, the JS workspace) is estimated first."""
+    monkeypatch.setenv("QAMA_MEMORY_LIMIT", "8G")  # the same outcome on any machine
+
+    def call() -> None:
+        with pytest.raises(ProblemTooLargeError) as exc:
+            qama_compile.cli.cmd_inspect.run(
+                qama_compile.cli.main.build_parser().parse_args(["inspect", "--random", "1,1,2,100000000"])
+            )
+        assert str(exc.value).startswith("qama inspect for B=1, H=1, N=2, d=100000000, bits=4 needs about")
+        assert "over the limit of 8 GiB (QAMA_MEMORY_LIMIT)" in str(exc.value)
+
+    import qama_compile.cli.cmd_inspect
+    import qama_compile.cli.main
+
+    assert _peak_bytes(call) < 16 << 20
+
+
+def test_tokens_selection_is_checked_before_index_arrays(tmp_path: Path) -> None:
+    """``--tokens 1000000000`` built a 10**9-entry index array before checking it."""
+    path = _write_npz(tmp_path / "qkv.npz", q=Q, k=K, v=V)
+
+    def call() -> None:
+        for sel in ("1000000000", "0:1000000000"):
+            assert main(["inspect", str(path), "--tokens", sel]) == 2
+
+    assert _peak_bytes(call) < 16 << 20
+
+
+def test_writers_refuse_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writers had no memory check (coo used ~700 bytes per coupler); every writer is estimated
+    (base.memory.writer_bytes) and refused before anything is written."""
+    problem = lower_attention(*RNG.normal(size=(3, 16, 64, 8)), bits=4)  # 552,960 couplers
+    monkeypatch.setenv("QAMA_MEMORY_LIMIT", "32M")
+    with pytest.raises(ProblemTooLargeError, match=r"^writing mtx \(1 problem\(s\) of 4096 variables") as exc:
+        save(problem, tmp_path / "p.mtx")
+    assert "use the npz format" in _fix(exc) and exc.value.fields["unit"] == "bytes"
+    assert list(tmp_path.iterdir()) == []
+    save(problem, tmp_path / "p.coo")  # streamed in chunks: fits in 32 MiB
+    assert main(["compile", "--random", "1,16,64,8", "--bits", "4", "-o", str(tmp_path / "q.mtx")]) == 2
+
+
+def test_numpy_integer_bits_do_not_overflow() -> None:
+    """``bits=np.int8(8)`` overflowed the memory estimate (OverflowError: 128 out of bounds for int8)."""
+    problem = lower_attention(Q, K, V, bits=np.int8(8))
+    assert problem.bits == 8 and type(problem.bits) is int
+    assert problem.ir.num_variables == 2 * 3 * 8
+
+
+@pytest.mark.parametrize("name", ["alpha", "beta", "penalty"])
+def test_integer_weights_beyond_float64_are_invalid(name: str) -> None:
+    """``alpha=10**400`` raised TypeError from np.isfinite."""
+    with pytest.raises(InvalidInputError, match=f"{name} must be finite, got an integer of 401 digits") as exc:
+        lower_attention(Q, K, V, **{name: 10**400})
+    assert exc.value.fields["parameter"] == name
+
+
+@pytest.mark.parametrize("backend", ["exact", "sa", "tabu", "steepest", "cim", "qaoa"])
+def test_empty_batches_and_zero_variables_are_refused_before_any_backend(
+    small: qama_compile.AttentionProblem, backend: str
+) -> None:
+    """A batch of 0 problems (cim: ValueError) or problems without variables (tabu: 'returned no
+    samples', blamed on the backend) are refused by the sampling entry point itself."""
+    from qama_compile.core.ir import QuadraticIR
+    from qama_compile.runtime.sampling import sample_batch
+
+    sampler = get_backend(backend)
+    for ir in (small.ir.select([]), QuadraticIR.from_coo(linear=np.zeros((1, 0)))):
+        with pytest.raises(InvalidInputError, match="nothing to sample: the batch has") as exc:
+            sample_batch(ir, sampler, num_reads=2, seed=0)
+        assert "at least one variable" in _fix(exc)
+    with pytest.raises(InvalidInputError, match="nothing to sample"):
+        solve(small.select([]), backend=backend)
+
+
+def test_nan_never_reaches_a_backend(small: qama_compile.AttentionProblem) -> None:
+    """NaN couplings (e.g. from the PyTorch layer's tensors) made a backend look broken
+    (BackendError 'report this backend bug'); lowering and sampling now name the NaN instead."""
+    from qama_compile.core.ir import QuadraticIR
+    from qama_compile.core.lowering import build_qama_ir
+    from qama_compile.runtime.sampling import sample_batch
+
+    couplings = small.couplings.copy()
+    couplings[0, 0, 1, 2] = np.nan
+    with pytest.raises(InvalidInputError, match=r"couplings \(J or h\) contain NaN or infinity") as exc:
+        build_qama_ir(couplings, small.fields, bits=1, alpha=1.0, beta=1.0, penalty=2.0)
+    assert exc.value.fields["tensor"] == "couplings"
+    linear = small.ir.linear.copy()
+    linear[0, 0] = np.nan
+    broken = QuadraticIR._owned(
+        **{
+            **{
+                k: getattr(small.ir, k)
+                for k in ("vartype", "offset", "blocks", "rows", "cols", "data", "labels", "label_fields", "meta")
+            },
+            "linear": linear,
+        }
+    )
+    with pytest.raises(InvalidInputError, match="linear coefficients contain NaN or infinity; no backend") as exc2:
+        sample_batch(broken, get_backend("sa"), num_reads=2, seed=0)
+    assert "q, k, v" in _fix(exc2)
+
+
+def test_sampleset_write_errors_name_the_sampleset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An error writing --sampleset named the -o file instead."""
+    import qama_compile.cli.cmd_solve as cmd_solve
+
+    def disk_full(path: Any, text: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cmd_solve, "atomic_write_text", disk_full)
+    out, ss = tmp_path / "m.npz", tmp_path / "ss.json"
+    assert main(["solve", "--random", "1,1,2,2", "--bits", "1", "-o", str(out), "--sampleset", str(ss)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {str(ss)!r}: No space left on device" in err and err.count("\n") == 1
+
+
+def test_demo_out_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``demo --out <existing file>`` was a FileExistsError traceback."""
+    (tmp_path / "file").write_text("x")
+    assert main(["demo", "--out", str(tmp_path / "file"), "--backends", ""]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "exists and is not a directory" in err and err.count("\n") == 1
+    assert main(["demo", "--out", str(tmp_path / "no" / "deeper"), "--backends", ""]) == 2
+    assert "parent directory" in capsys.readouterr().err

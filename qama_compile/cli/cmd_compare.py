@@ -17,9 +17,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..base.atomic import check_output_path
+from ..base.memory import qama_counts, sampling_bytes
 from ..errors import InvalidInputError, QamaError
-from .common import add_input_arguments, io_error, load_input
-from .scale import add_scale_arguments, scale_client
+from .common import StageBytes, add_input_arguments, compile_stage_bytes, io_error, load_input
+from .scale import add_scale_arguments, check_scale_arguments, scale_client
 
 EXAMPLES = """\
 examples:
@@ -155,6 +157,31 @@ def _token_labels(args: argparse.Namespace) -> list[str] | None:
         return None
 
 
+def stage_bytes(args: argparse.Namespace) -> StageBytes:
+    """Bytes of sampling on the largest of ``--backends`` (they run one after another)."""
+    backends = [b.strip() for b in str(args.backends).split(",") if b.strip()] or ["exact"]
+
+    def stage(b: int, h: int, n: int, bits: int) -> int:
+        c = qama_counts(heads=h, tokens=n, bits=bits)
+        couplers = c["block_couplers"] + c["penalty_couplers"]
+        need = max(
+            sampling_bytes(
+                name,
+                variables=c["variables"],
+                couplers=couplers,
+                reads=args.reads,
+                batch=b,
+                sparse=c["penalty_couplers"],
+            )
+            for name in backends
+        )
+        if args.target is not None:
+            need += compile_stage_bytes(args.target, variables=c["variables"], couplers=couplers, batch=b)
+        return need
+
+    return stage
+
+
 def run(args: argparse.Namespace) -> int:
     from ..tools.compare import DEFAULT_BACKENDS, compare
 
@@ -162,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError(f"--reads must be >= 1, got {args.reads}", fix="pass --reads 100")
     if not args.time_limit > 0:
         raise InvalidInputError(f"--time-limit must be > 0 seconds, got {args.time_limit}", fix="pass --time-limit 180")
+    check_scale_arguments(args)
     given = args.backends is not None
     backends = [b.strip() for b in str(args.backends).split(",") if b.strip()] if given else list(DEFAULT_BACKENDS)
     if not backends:
@@ -170,8 +198,10 @@ def run(args: argparse.Namespace) -> int:
     for opt, value, suffix in outputs:
         if value is not None and Path(value).suffix.lower() != suffix:
             raise InvalidInputError(f"{opt} {value!r} must end in {suffix}", fix=f"pass e.g. {opt} out{suffix}")
+        if value is not None:
+            check_output_path(value)  # before solving: a directory, a symlink or a missing directory
     options = parse_options(args.option)
-    problem = load_input(args)
+    problem = load_input(args, stage=stage_bytes(args))
     b, h, n, q = problem.shape
     reads = "each backend's default reads" if args.reads is None else f"{args.reads} reads"
     print(

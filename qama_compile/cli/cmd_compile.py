@@ -14,10 +14,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..base.atomic import check_output_path
+from ..base.memory import qama_counts, writer_bytes
 from ..compiler import compile as compile_problem
 from ..errors import InvalidInputError
 from ..formats.physical import export_compiled
-from .common import add_input_arguments, io_error, load_input
+from .common import StageBytes, add_input_arguments, compile_stage_bytes, io_error, load_input
 from .precision import add_precision_arguments, precision_options
 
 EXAMPLES = """\
@@ -41,7 +43,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "compile",
         help="lower Q/K/V to the QAMA QUBO and write it (bqm-json, npz, coo, mtx, lp)",
-        description="Lower attention tensors to the QAMA Hamiltonian (DESIGN.md section 2) and write "
+        description="Lower attention tensors to the QAMA Hamiltonian (docs/hamiltonian.md) and write "
         "the problem as a versioned file: dimod BQM JSON, numpy npz, COO text, Matrix Market or LP. "
         "With --target, compile for that hardware target first and export the physical problem.",
         epilog=EXAMPLES,
@@ -82,11 +84,29 @@ def _physical_line(compiled: Any) -> str:
     return line
 
 
+def stage_bytes(args: argparse.Namespace) -> StageBytes:
+    """Bytes of writing (or compiling for ``--target``) a lowered problem of a given shape."""
+    from ..formats import format_for_path
+
+    fmt = format_for_path(args.output, args.format) if args.target is None else None
+
+    def stage(b: int, h: int, n: int, bits: int) -> int:
+        c = qama_counts(heads=h, tokens=n, bits=bits)
+        couplers = c["block_couplers"] + c["penalty_couplers"]
+        batch = 1 if args.index is not None else b
+        if fmt is None:
+            return compile_stage_bytes(args.target, variables=c["variables"], couplers=couplers, batch=batch)
+        return writer_bytes(fmt, variables=c["variables"], couplers=couplers, batch=batch, block=c["block"])
+
+    return stage
+
+
 def run(args: argparse.Namespace) -> int:
     from ..formats import format_for_path, save
 
     fmt = format_for_path(args.output, args.format) if args.target is None else args.format
-    problem = load_input(args)
+    check_output_path(args.output)  # before any work: a directory, a symlink or a missing directory
+    problem = load_input(args, stage=stage_bytes(args))
     b, h, n, q = problem.shape
     if args.index is not None:
         if not -b <= args.index < b:
@@ -114,4 +134,7 @@ def run(args: argparse.Namespace) -> int:
         print(_physical_line(compiled))
     for p in paths:
         print(f"wrote {p}" + (f" ({fmt})" if fmt else ""))
+    if args.target is None and len(paths) > 1:
+        out = Path(args.output)
+        print(f"wrote {out.with_name(out.stem + '.manifest.json')} (names the complete set of {len(paths)} files)")
     return 0

@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
+from .common import io_error
 
 EXAMPLES = """\
 examples:
@@ -62,11 +64,31 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _output_directory(out: str) -> Path:
+    """``--out``: an existing directory, or a new one inside an existing directory."""
+    path = Path(out)
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        raise InvalidInputError(
+            f"--out {out!r} exists and is not a directory", fix="pass a directory (new or existing) for the outputs"
+        )
+    if not path.parent.is_dir():
+        raise InvalidInputError(
+            f"--out {out!r}: its parent directory {str(path.parent)!r} does not exist",
+            fix="create it first (qama-compile creates only the output directory itself)",
+        )
+    try:
+        path.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise io_error(exc, out, "create the directory") from exc
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     from ..tools.demo import DEMO_BACKENDS, run_demo
 
     if args.num_reads < 1:
         raise InvalidInputError(f"--num-reads must be >= 1, got {args.num_reads}", fix="pass --num-reads 100")
+    _output_directory(args.out)
     run_demo(
         out_dir=args.out,
         seed=args.seed,

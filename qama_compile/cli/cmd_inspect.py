@@ -16,13 +16,15 @@ import argparse
 import textwrap
 from typing import Any
 
+from ..base.atomic import check_output_path
 from ..base.jsonutil import dumps_json
+from ..base.memory import summary_bytes
 from ..core.problem import problem_summary
 from ..core.summary import SUMMARY_NOTES
 from ..errors import InvalidInputError
 from ..tools import target_report
 from ..tools.tables import format_kv, format_table
-from .common import add_input_arguments, load_input
+from .common import StageBytes, add_input_arguments, check_plan, load_input
 from .precision import add_precision_arguments
 
 EXAMPLES = """\
@@ -116,11 +118,35 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def stage_bytes(args: argparse.Namespace) -> StageBytes:
+    """Bytes of summarising a lowered problem of a given shape."""
+
+    def stage(b: int, h: int, n: int, bits: int) -> int:
+        return summary_bytes(batch=b, heads=h, tokens=n, bits=bits)
+
+    return stage
+
+
 def run(args: argparse.Namespace) -> int:
     sweep_spec = parse_sweep(args.sweep) if args.sweep is not None else None
     if args.plot is not None and sweep_spec is None:
         raise InvalidInputError("--plot needs --sweep", fix="add e.g. --sweep tokens=8,16,32")
-    problem = load_input(args)
+    if args.plot is not None:
+        check_output_path(args.plot)
+
+    stage = stage_bytes(args)
+    problem = load_input(args, stage=stage)
+    if sweep_spec is not None:  # every sweep point is lowered: check the largest before starting
+        name, values = sweep_spec
+        b, h, n, q = problem.shape
+        largest = {"tokens": (b, h, max(values), q), "heads": (b, max(values), n, q), "bits": (b, h, n, max(values))}
+        if name in largest:
+            bb, hh, nn, qq = largest[name]
+            saved_bits, args.bits = args.bits, qq
+            try:
+                check_plan(args, (bb, hh, nn, 64), stage=stage)
+            finally:
+                args.bits = saved_bits
     summary = problem_summary(problem)
     out: dict[str, Any] = {"summary": summary}
     from ..passes.reduce import ground_state_triviality

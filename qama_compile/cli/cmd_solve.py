@@ -20,13 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from ..base.atomic import atomic_write, atomic_write_text
+from ..base.atomic import atomic_write, atomic_write_text, check_output_path
 from ..base.jsonutil import to_jsonable
+from ..base.memory import qama_counts, sampling_bytes
 from ..errors import InvalidInputError
 from ..tools.tables import format_table
-from .common import add_input_arguments, io_error, load_input
+from .common import StageBytes, add_input_arguments, compile_stage_bytes, io_error, load_input
 from .precision import add_precision_arguments, precision_options
-from .scale import add_scale_arguments, scale_client
+from .scale import add_scale_arguments, check_scale_arguments, scale_client
 
 #: Tag and version of the masks file.
 MASKS_FORMAT = "qama-compile/masks"
@@ -160,19 +161,44 @@ def _run_distributed(args: argparse.Namespace, problem: Any) -> int:
     print(format_table(rows))
     if args.output is not None and many.ok:
         samples, weights = many.stacked()
-        with atomic_write(args.output, "wb") as fh:
-            np.savez(
-                fh,
-                format=np.array(MASKS_FORMAT),
-                version=np.array(VERSION),
-                weights=weights,
-                masks=weights[..., :, None] * weights[..., None, :],
-                energies=many.energies,
-                samples=samples,
-                backend=np.array(str(args.backend)),
-            )
+        try:
+            with atomic_write(args.output, "wb") as fh:
+                np.savez(
+                    fh,
+                    format=np.array(MASKS_FORMAT),
+                    version=np.array(VERSION),
+                    weights=weights,
+                    masks=weights[..., :, None] * weights[..., None, :],
+                    energies=many.energies,
+                    samples=samples,
+                    backend=np.array(str(args.backend)),
+                )
+        except OSError as exc:
+            raise io_error(exc, args.output, "write") from exc
         print(f"wrote {args.output} (weights, masks, energies, samples)")
     return 0 if many.ok else 1
+
+
+def stage_bytes(args: argparse.Namespace) -> StageBytes:
+    """Bytes of sampling (and compiling, decoding, the sample-set JSON) for a lowered problem's shape."""
+
+    def stage(b: int, h: int, n: int, bits: int) -> int:
+        c = qama_counts(heads=h, tokens=n, bits=bits)
+        couplers = c["block_couplers"] + c["penalty_couplers"]
+        need = sampling_bytes(
+            str(args.backend),
+            variables=c["variables"],
+            couplers=couplers,
+            reads=args.reads,
+            batch=b,
+            sparse=c["penalty_couplers"],
+        )
+        need += 2 * 8 * b * h * n * n  # weights and masks
+        if args.target is not None:
+            need += compile_stage_bytes(args.target, variables=c["variables"], couplers=couplers, batch=b)
+        return need
+
+    return stage
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,11 +206,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.reads is not None and args.reads < 1:
         raise InvalidInputError(f"--reads must be >= 1, got {args.reads}", fix="pass --reads 100")
+    check_scale_arguments(args)
     for opt, value, suffix in (("-o", args.output, ".npz"), ("--sampleset", args.sampleset, ".json")):
         if value is not None and Path(value).suffix.lower() != suffix:
             raise InvalidInputError(f"{opt} {value!r} must end in {suffix}", fix=f"pass e.g. {opt} out{suffix}")
+        if value is not None:
+            check_output_path(value)  # before solving: a directory, a symlink or a missing directory
     sample_options = parse_sample_options(args.option)
-    problem = load_input(args)
+    problem = load_input(args, stage=stage_bytes(args))
     seed = 0 if args.seed is None else args.seed
     kwargs: dict[str, Any] = {"backend": args.backend, "num_reads": args.reads, "seed": seed, **sample_options}
     if args.target is not None:
@@ -234,6 +263,7 @@ def run(args: argparse.Namespace) -> int:
                 f"target {info.target}: {info.physical_qubits} physical qubits{breaks}; "
                 f"energies are of the logical problem"
             )
+    writing = args.output
     try:
         if args.output is not None:
             with atomic_write(args.output, "wb") as fh:
@@ -250,6 +280,7 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"wrote {args.output} (weights, masks, energies, samples)")
         if args.sampleset is not None:
+            writing = args.sampleset
             # with a target the sample sets are over the physical (embedded, quantized) problem
             doc = {
                 "format": SAMPLESETS_FORMAT,
@@ -263,5 +294,5 @@ def run(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"wrote {args.sampleset} ({len(result.samplesets)} dimod SampleSet(s))")
     except OSError as exc:
-        raise io_error(exc, args.output if args.sampleset is None else args.sampleset, "write") from exc
+        raise io_error(exc, writing or "", "write") from exc
     return 0

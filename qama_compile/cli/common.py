@@ -18,22 +18,31 @@ INPUT is one of
 from __future__ import annotations
 
 import argparse
-import math
-import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..base.memory import check_memory, describe_bytes, inputs_bytes, memory_limit, problem_bytes
+from ..core.lowering import estimate_lowering_bytes
 from ..core.problem import AttentionProblem
 from ..datasets import load_example
 from ..errors import FileFormatError, InvalidInputError, ProblemTooLargeError, QamaError
+from ..targets import get_target
 from .precision import auto_bits, parse_bits
+
+#: Bytes a command needs after lowering, from the problem shape ``(batch, heads, tokens, bits)``.
+StageBytes = Callable[[int, int, int, int], int]
 
 __all__ = [
     "INPUT_HELP",
+    "StageBytes",
     "add_input_arguments",
+    "check_plan",
+    "command_bytes",
+    "compile_stage_bytes",
     "io_error",
     "load_input",
     "one_line_errors",
@@ -93,7 +102,7 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="keep these tokens: a count n (the first n), a list '1,2,5', or a range '1:7'",
     )
-    low = parser.add_argument_group("lowering (DESIGN.md section 2)")
+    low = parser.add_argument_group("lowering (docs/hamiltonian.md)")
     low.add_argument(
         "--bits",
         type=parse_bits,
@@ -148,12 +157,79 @@ def _select(
             fix=f"drop {option} or pass [H, N, d] / [B, H, N, d] tensors",
         )
     size = x.shape[axis]
+    _check_selection(choice, size, what, option)
     idx = np.arange(choice) if isinstance(choice, int) else np.asarray(list(choice), dtype=np.int64)
-    if idx.size == 0 or (isinstance(choice, int) and not 1 <= choice <= size) or idx.min() < 0 or idx.max() >= size:
+    return np.take(x, idx, axis=axis)
+
+
+def _check_selection(choice: int | list[int] | range, size: int, what: str, option: str) -> None:
+    """Refuse a selection outside ``0..size-1`` before any index array is built (``--tokens 1000000000``)."""
+    if isinstance(choice, int):
+        bad = not 1 <= choice <= size
+    elif isinstance(choice, range):
+        bad = len(choice) == 0 or min(choice[0], choice[-1]) < 0 or max(choice[0], choice[-1]) >= size
+    else:
+        bad = not choice or min(choice) < 0 or max(choice) >= size
+    if bad:
         raise InvalidInputError(
             f"{option} selects {what} outside 0..{size - 1} (there are {size})", fix=f"pick {what} in 0..{size - 1}"
         )
-    return np.take(x, idx, axis=axis)
+
+
+def _selected_size(choice: int | list[int] | range | None, size: int) -> int:
+    if choice is None:
+        return size
+    return choice if isinstance(choice, int) else len(choice)
+
+
+def command_bytes(
+    shape: tuple[int, int, int, int], bits: int, *, inputs: int = 0, stage: StageBytes | None = None
+) -> int:
+    """Peak bytes of a command: inputs + lowering, or the lowered problem + the command's next ``stage``.
+
+    ``shape`` is ``(B, H, N, d)`` of what is lowered; ``inputs`` the bytes of tensors that exist only
+    for this command (``--random``), ``stage`` the writer's / sampler's bytes (see ``base.memory``).
+
+    >>> command_bytes((1, 2, 8, 16), 4) > 0
+    True
+    """
+    b, h, n, d = shape
+    lower = inputs + estimate_lowering_bytes(b, h, n, d, bits)
+    after = problem_bytes(batch=b, heads=h, tokens=n, bits=bits) + (stage(b, h, n, bits) if stage else 0)
+    return max(lower, after)
+
+
+def check_plan(
+    args: argparse.Namespace,
+    shape: tuple[int, int, int, int],
+    *,
+    inputs: int = 0,
+    stage: StageBytes | None = None,
+) -> None:
+    """Refuse, before anything is allocated, a command whose :func:`command_bytes` exceed the budget."""
+    bits = _LOWERING_DEFAULTS["bits"] if getattr(args, "bits", None) is None else args.bits
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
+        return  # lowering reports the bad bit width with its own message
+    b, h, n, d = shape
+    need = command_bytes(shape, bits, inputs=inputs, stage=stage)
+    check_memory(
+        need,
+        what=f"qama {getattr(args, 'command', None) or 'command'} for B={b}, H={h}, N={n}, d={d}, bits={bits}",
+        fix="use a smaller problem (--random B,H,N,d, --heads, --tokens, --bits) or fewer --reads",
+    )
+
+
+def compile_stage_bytes(target: Any, *, variables: int, couplers: int, batch: int) -> int:
+    """:func:`~qama_compile.base.memory.compile_bytes` for ``--target`` (its graph size looked up;
+    an unknown name is left for the compiler to report)."""
+    from ..base.memory import compile_bytes, target_graph_edges
+
+    try:
+        t = get_target(target)
+        edges = target_graph_edges(str(t.kind), int(t.num_qubits or 0))
+    except QamaError:
+        edges = 0
+    return compile_bytes(variables=variables, couplers=couplers, graph_edges=edges, batch=batch)
 
 
 def io_error(exc: OSError, path: str | Path, action: str) -> QamaError:
@@ -169,7 +245,7 @@ def _lowering_given(args: argparse.Namespace) -> list[str]:
     return [f"--{k}" for k in _LOWERING_DEFAULTS if getattr(args, k, None) is not None]
 
 
-def _tensors(args: argparse.Namespace) -> tuple[Any, Any, Any] | AttentionProblem:
+def _tensors(args: argparse.Namespace, stage: StageBytes | None) -> tuple[Any, Any, Any] | AttentionProblem:
     source = args.input
     if getattr(args, "seed", None) is not None and args.seed < 0:
         raise InvalidInputError(f"--seed must be a non-negative integer, got {args.seed}", fix="pass e.g. --seed 0")
@@ -190,18 +266,20 @@ def _tensors(args: argparse.Namespace) -> tuple[Any, Any, Any] | AttentionProble
             raise InvalidInputError(
                 f"--random {args.random!r} is not four positive integers B,H,N,d", fix="pass e.g. --random 1,2,4,8"
             )
-        from ..core.lowering import physical_memory
-
-        need, limit = 3 * 8 * math.prod(shape), physical_memory() // 2
+        b, h, n, d = shape
+        need, limit = inputs_bytes(batch=b, heads=h, tokens=n, dim=d), memory_limit()
         if need > limit:  # refuse before allocating the random tensors
             raise ProblemTooLargeError(
                 f"--random {args.random} needs {need / 2**30:.3g} GiB for q, k and v, over the limit of "
-                f"{limit / 2**30:.3g} GiB (half the physical memory)",
+                f"{describe_bytes(limit)}",
                 fix="pass a smaller B,H,N,d",
                 size=need,
                 limit=limit,
                 unit="bytes",
             )
+        heads = _selected_size(parse_selection(args.heads, option="--heads"), h)
+        tokens = _selected_size(parse_selection(args.tokens, option="--tokens"), n)
+        check_plan(args, (b, min(heads, h), min(tokens, n), d), inputs=need, stage=stage)
         rng = np.random.default_rng(0 if args.seed is None else args.seed)
         q, k, v = rng.normal(size=(3, *shape))
         return q, k, v
@@ -222,68 +300,59 @@ def _tensors(args: argparse.Namespace) -> tuple[Any, Any, Any] | AttentionProble
 
 
 def _read_npz(path: Path) -> tuple[Any, Any, Any] | AttentionProblem:
+    from ..base.safeload import read_npz
     from ..formats import DEFAULT_MAX_BYTES, load
     from ..formats._base import check_size
+    from ..formats.validate import loader_limit
 
     if path.suffix.lower() != ".npz":
         raise InvalidInputError(
             f"INPUT {str(path)!r} is not an .npz file",
             fix="pass an .npz with arrays q, k, v, the word 'example', or --random B,H,N,d",
         )
-    check_size(path, DEFAULT_MAX_BYTES)
+    size = check_size(path, DEFAULT_MAX_BYTES)
     resave = "save the tensors with np.savez(path, q=q, k=k, v=v)"
-
-    def bad(message: str, exc: BaseException | None = None) -> FileFormatError:
-        detail = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
-        return FileFormatError(f"{path}: {message}{detail}", fix=resave, path=str(path))
-
-    try:
-        z = np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "pickle" in str(exc):
-            raise bad("is not a plain .npz archive; numpy would have to unpickle it, which is never done") from exc
-        raise bad("is not a readable .npz", exc) from exc
-    except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
-        raise bad("is not a readable .npz", exc) from exc
-    if not isinstance(z, np.lib.npyio.NpzFile):
-        raise bad("holds a single .npy array, not an .npz archive of q, k, v")
-    with z:
-        unpacked = sum(int(info.file_size) for info in (z.zip.infolist() if z.zip is not None else []))
-        if unpacked > DEFAULT_MAX_BYTES:
-            raise bad(f"unpacks to {unpacked} bytes, over the limit of {DEFAULT_MAX_BYTES}")
-        names = set(z.files)
-        if "format" in names:
-            obj = load(path)
-            if not isinstance(obj, AttentionProblem):
-                raise InvalidInputError(
-                    f"{path} holds a bare IR, not an attention problem",
-                    fix="pass the q, k, v tensors or a problem saved from qama compile",
-                )
-            return obj
-        missing = sorted({"q", "k", "v"} - names)
-        if missing:
-            raise bad(f"missing arrays {missing} (found {sorted(names)})")
-        try:
-            return z["q"], z["k"], z["v"]
-        except ValueError as exc:
-            if "pickle" in str(exc) or "Object arrays" in str(exc):
-                raise bad("contains pickled object arrays, which are never loaded") from exc
-            raise bad("has a corrupt array", exc) from exc
-        except (OSError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as exc:
-            raise bad("has a corrupt or truncated array", exc) from exc
+    # every array's header is checked (dtype, declared size against the bytes present) before it is read
+    arrays = read_npz(path, limit=loader_limit(size), max_bytes=DEFAULT_MAX_BYTES, fix=resave, not_zip_fix=resave)
+    if "format" in arrays:
+        del arrays
+        obj = load(path)
+        if not isinstance(obj, AttentionProblem):
+            raise InvalidInputError(
+                f"{path} holds a bare IR, not an attention problem",
+                fix="pass the q, k, v tensors or a problem saved from qama compile",
+            )
+        return obj
+    missing = sorted({"q", "k", "v"} - set(arrays))
+    if missing:
+        raise FileFormatError(
+            f"{path}: missing arrays {missing} (found {sorted(arrays)[:20]})", fix=resave, path=str(path)
+        )
+    return arrays["q"], arrays["k"], arrays["v"]
 
 
-def load_input(args: argparse.Namespace) -> AttentionProblem:
-    """The :class:`AttentionProblem` described by the parsed INPUT and lowering options."""
+def load_input(args: argparse.Namespace, *, stage: StageBytes | None = None) -> AttentionProblem:
+    """The :class:`AttentionProblem` described by the parsed INPUT and lowering options.
+
+    ``stage`` (bytes the command needs after lowering) makes the memory check cover the whole
+    command: it runs before the random tensors are drawn and before lowering.
+    """
     from ..core.lowering import lower_attention
 
-    got = _tensors(args)
+    got = _tensors(args, stage)
     if isinstance(got, AttentionProblem):
         extra = _lowering_given(args) + [f"--{n}" for n in ("heads", "tokens") if getattr(args, n) is not None]
         if extra:
             raise InvalidInputError(
                 f"INPUT {args.input!r} is an already-lowered problem; {', '.join(extra)} cannot change it",
                 fix="drop those options, or pass the q, k, v tensors instead",
+            )
+        b, h, n, bits = got.shape
+        if stage is not None:
+            check_memory(
+                stage(b, h, n, bits),
+                what=f"qama {getattr(args, 'command', None) or 'command'} for B={b}, H={h}, N={n}, bits={bits}",
+                fix="use a smaller problem or fewer --reads",
             )
         return got
     q, k, v = got
@@ -296,6 +365,10 @@ def load_input(args: argparse.Namespace) -> AttentionProblem:
         q, k, v = (
             _select(_select(x, heads, -3, "heads", "--heads"), tokens, -2, "tokens", "--tokens") for x in (q, k, v)
         )
+    qs, vs = np.shape(q), np.shape(v)
+    if 2 <= len(qs) <= 4 and len(vs) == len(qs):
+        full = (1,) * (4 - len(qs)) + tuple(int(x) for x in qs)
+        check_plan(args, (full[0], full[1], full[2], max(full[3], int(vs[-1]))), stage=stage)
     opts = {
         key: (default if getattr(args, key, None) is None else getattr(args, key))
         for key, default in _LOWERING_DEFAULTS.items()

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
+from ..base.atomic import Terminated, sigterm_as_interrupt
 from ..errors import InvalidInputError, QamaError
 
 EXIT_ERROR = 2
@@ -47,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if any("\x00" in v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)):
                 name = "INPUT" if key == "input" else "--" + key.replace("_", "-")
                 raise InvalidInputError(f"{name} contains a NUL byte: {value!r}", fix="remove the NUL byte")
-        return int(args.func(args) or 0)
+        with sigterm_as_interrupt():  # SIGTERM cleans up like Ctrl-C (temporary files removed)
+            return int(args.func(args) or 0)
     except QamaError as exc:
         print(f"qama {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -58,7 +60,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_ERROR
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Terminated):
+            print(f"qama {args.command}: terminated; no partial output was written", file=sys.stderr)
+            return 128 + Terminated.signum
         print(f"qama {args.command}: interrupted; no partial output was written", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `qama ... | head`: the reader left; not an error of ours

@@ -17,13 +17,14 @@ once, and overflow is decided from each head's largest coupling before its block
 
 from __future__ import annotations
 
-import os
+import math
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..errors import InvalidInputError, ProblemTooLargeError
+from ..base.memory import check_memory, memory_limit
+from ..errors import InvalidInputError
 from .hamiltonian import (
     EPS,
     JSKernel,
@@ -39,14 +40,6 @@ from .hamiltonian import (
 from .ir import QuadraticIR
 from .parallel import MAX_WORKERS, resolve_workers, run_tasks
 from .problem import AttentionProblem
-
-
-def physical_memory() -> int:
-    """Bytes of physical memory (8 GiB where the OS does not say)."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return 8 << 30
 
 
 def _as_numeric(x: Any, name: str) -> NDArray[Any]:
@@ -135,14 +128,54 @@ def estimate_lowering_bytes(batch: int, heads: int, tokens: int, dim: int, bits:
     return output + inputs + MAX_WORKERS * per_thread
 
 
+def _check_memory(b: int, h: int, n_tok: int, d: int, bits: int, max_bytes: int | None) -> None:
+    """Refuse (before allocating) a lowering whose estimate exceeds ``max_bytes`` or the memory limit."""
+    limit = max_bytes if max_bytes is not None else memory_limit()
+    check_memory(
+        estimate_lowering_bytes(b, h, n_tok, d, bits),
+        what=f"lowering B={b}, H={h}, N={n_tok}, bits={bits}",
+        fix="lower fewer problems at a time, fewer tokens, or a smaller bit width",
+        limit=limit,
+    )
+
+
+def _peek_shapes(*tensors: Any) -> list[tuple[int, ...] | None]:
+    """Shapes of arrays or tensors without copying them (``None`` for anything else)."""
+    out: list[tuple[int, ...] | None] = []
+    for x in tensors:
+        shape = getattr(x, "shape", None)
+        if shape is None or not (isinstance(x, np.ndarray) or hasattr(x, "detach")):
+            out.append(None)
+        else:
+            out.append(tuple(int(n) for n in shape))
+    return out
+
+
+def _check_memory_of(shapes: list[tuple[int, ...] | None], bits: int, max_bytes: int | None) -> None:
+    """The memory check on the tensors' shapes alone, when they are arrays of one valid rank."""
+    qs, _, vs = shapes
+    if any(s is None or not 2 <= len(s) <= 4 for s in shapes) or len({len(s) for s in shapes if s}) != 1:
+        return  # the full validation below reports what is wrong
+    assert qs is not None and vs is not None
+    full = (1,) * (4 - len(qs)) + qs
+    if min(full) > 0:
+        _check_memory(full[0], full[1], full[2], max(full[3], vs[-1]), bits, max_bytes)
+
+
 def _check_scalars(**values: Any) -> None:
     for name, value in values.items():
         if not isinstance(value, (int, float, np.integer, np.floating)) or isinstance(value, bool):
             raise InvalidInputError(
                 f"{name} must be a real number, got {value!r}", fix=f"pass a finite float {name}", parameter=name
             )
-        if not np.isfinite(value):
-            raise InvalidInputError(f"{name} must be finite, got {value}", fix=f"pass a finite {name}")
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:  # an int beyond float64, e.g. 10**400
+            finite = False
+        if not finite:
+            big = isinstance(value, int) and abs(value) >= 10**30
+            shown = f"an integer of {len(str(abs(value)))} digits" if big else str(value)
+            raise InvalidInputError(f"{name} must be finite, got {shown}", fix=f"pass a finite {name}", parameter=name)
 
 
 class _Overflow(ArithmeticError):
@@ -313,8 +346,11 @@ def lower_attention(
     if eps <= 0:
         raise InvalidInputError(f"eps must be positive, got {eps}", fix="use a small positive eps like 1e-8")
     bit_weights(bits)
+    bits = int(bits)  # a numpy integer would overflow in size arithmetic
+    alpha, beta, penalty, eps = float(alpha), float(beta), float(penalty), float(eps)
     dtype = check_precision(precision)
     check_normalize(normalize)
+    _check_memory_of(_peek_shapes(q, k, v), bits, max_bytes)  # before the inputs are copied
     qa, ka, va = (_as_batch(_as_numeric(x, n), n) for x, n in ((q, "q"), (k, "k"), (v, "v")))
     if qa.shape != ka.shape:
         raise InvalidInputError(
@@ -334,17 +370,7 @@ def lower_attention(
                 fix=f"pass at least one element along {axis}",
                 axis=axis,
             )
-    need = estimate_lowering_bytes(b, h, n_tok, max(d, va.shape[3]), bits)
-    limit = max_bytes if max_bytes is not None else physical_memory() // 2
-    if need > limit:
-        raise ProblemTooLargeError(
-            f"lowering B={b}, H={h}, N={n_tok}, bits={bits} needs about {need / 2**30:.2f} GiB, "
-            f"over the limit of {limit / 2**30:.2f} GiB",
-            fix="lower fewer problems at a time, fewer tokens, or a smaller bit width",
-            size=need,
-            limit=limit,
-            unit="bytes",
-        )
+    _check_memory(b, h, n_tok, max(d, va.shape[3]), bits, max_bytes)
     n_workers, group = plan_tasks(b * h, n_tok * n_tok * max(d, bits), resolve_workers(workers, b * h))
 
     writer = _QuboWriter(b, h, n_tok, bits, alpha, beta)
@@ -415,6 +441,13 @@ def build_qama_ir(
     _check_scalars(alpha=alpha, beta=beta, penalty=penalty)
     j = np.asarray(couplings, dtype=np.float64)
     hv = np.asarray(fields, dtype=np.float64)
+    for name, arr in (("couplings", j), ("fields", hv)):
+        if not np.isfinite(arr).all():  # e.g. from a NaN in the tensors of a PyTorch layer
+            raise InvalidInputError(
+                f"{name} (J or h) contain NaN or infinity; the QUBO cannot be built",
+                fix="check the attention tensors for NaN or infinity before lowering",
+                tensor=name,
+            )
     b, h, n_tok, _ = j.shape
     writer = _QuboWriter(b, h, n_tok, bits, alpha, beta)
     n_workers, group = plan_tasks(b * h, n_tok * n_tok * bits, resolve_workers(workers, b * h))

@@ -11,10 +11,14 @@ lp         .lp          one              CPLEX LP via qiskit-optimization (12 de
 =========  ===========  ===============  ============================================
 
 Single-problem formats take ``index``; for a batch of ``B > 1`` with ``index=None``,
-:func:`save` writes one file per problem, ``name_b0.json``, ``name_b1.json`` ..., and returns
-the list of paths. Every file carries ``qama-compile/<format>`` and a version; loading a
-corrupt, truncated, wrong-format, wrong-version, oversized or pickled file raises
-:class:`~qama_compile.errors.FileFormatError` naming the path and the fix.
+:func:`save` writes one file per problem, ``name_b0.json``, ``name_b1.json`` ..., as one
+atomic set (a temporary directory, then every file moved into place with interrupts held
+off) with ``name.manifest.json`` listing the complete set, and returns the list of paths.
+Every file carries ``qama-compile/<format>`` and a version; loading a corrupt, truncated,
+wrong-format, wrong-version, oversized or pickled file raises
+:class:`~qama_compile.errors.FileFormatError` naming the path, the field and the fix, and
+no file makes a reader allocate more than a small multiple of its size
+(:func:`~qama_compile.formats.validate.loader_limit`).
 
 >>> import numpy as np, tempfile, pathlib
 >>> from qama_compile import lower_attention
@@ -22,6 +26,8 @@ corrupt, truncated, wrong-format, wrong-version, oversized or pickled file raise
 >>> d = pathlib.Path(tempfile.mkdtemp())
 >>> [p.name for p in save(problem, d / "p.coo")]
 ['p_b0.coo', 'p_b1.coo']
+>>> sorted(p.name for p in d.iterdir())
+['p.manifest.json', 'p_b0.coo', 'p_b1.coo']
 >>> ir = load(d / "p_b1.coo")
 >>> x = np.random.default_rng(1).integers(0, 2, size=(4, ir.num_variables))
 >>> bool(np.allclose(ir.energies(x)[0], problem.reference_energy(x)[1]))
@@ -37,11 +43,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..base.atomic import atomic_file_set, check_output_path
+from ..base.memory import check_memory, writer_bytes
 from ..core.ir import QuadraticIR
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError, UnknownNameError
 from . import bqm_json, coo, lp, mtx, npz
-from ._base import DEFAULT_MAX_BYTES, VERSION, check_size, index_of
+from ._base import DEFAULT_MAX_BYTES, VERSION, count_couplings, index_of
 
 __all__ = ["DEFAULT_MAX_BYTES", "FORMATS", "VERSION", "FormatSpec", "format_for_path", "load", "save"]
 
@@ -115,11 +123,19 @@ def save(
     Args:
         obj: a :class:`QuadraticIR` or an :class:`AttentionProblem` (only ``npz`` keeps the
             attention facts; the other formats store its IR).
-        path: the output file; the suffix picks the format unless ``format`` is given.
+        path: the output file; the suffix picks the format unless ``format`` is given. Its
+            directory must exist; a directory or a symbolic link at ``path`` is refused.
         format: one of :data:`FORMATS`.
         index: the problem of the batch to write. ``npz`` then writes that one problem;
             single-problem formats write it to ``path``. With ``index=None`` a batch of one
-            goes to ``path`` and a batch of ``B > 1`` to ``<stem>_b<i><suffix>``, one per problem.
+            goes to ``path`` and a batch of ``B > 1`` to ``<stem>_b<i><suffix>``, one per
+            problem, written as one set with ``<stem>.manifest.json`` naming it.
+
+    Raises:
+        ProblemTooLargeError: the writer would need more memory than the budget
+            (:func:`qama_compile.base.memory.writer_bytes`), checked before writing.
+        InvalidInputError: an output path that is a directory, a symbolic link, or whose
+            directory does not exist.
     """
     if not isinstance(obj, (QuadraticIR, AttentionProblem)):
         raise InvalidInputError(
@@ -127,22 +143,39 @@ def save(
             fix="lower attention tensors with qama_compile.lower_attention first",
         )
     fmt = format_for_path(path, format)
-    target = Path(path)
+    target = check_output_path(path)
     ir = obj.ir if isinstance(obj, AttentionProblem) else obj
     if FORMATS[fmt].batch:
         if index is not None:
             i = index_of(ir, index)
             obj = obj.select([i])
+            ir = obj.ir if isinstance(obj, AttentionProblem) else obj
+        _check_writer(fmt, ir, range(ir.batch_size))
         npz.write(obj, target)
         return target
     write = _WRITERS[fmt]
     if index is not None or ir.batch_size == 1:
-        write(ir, target, index_of(ir, index))
+        i = index_of(ir, index)
+        _check_writer(fmt, ir, [i])
+        write(ir, target, i)
         return target
     paths = [target.with_name(f"{target.stem}_b{b}{target.suffix}") for b in range(ir.batch_size)]
-    for b, p in enumerate(paths):  # one file per problem of the batch
-        write(ir, p, b)
+    _check_writer(fmt, ir, range(ir.batch_size))
+    with atomic_file_set(paths, manifest=target.with_name(f"{target.stem}.manifest.json")) as temps:
+        for b, p in enumerate(temps):  # one file per problem of the batch
+            write(ir, p, b)
     return paths
+
+
+def _check_writer(fmt: str, ir: QuadraticIR, indices: range | list[int]) -> None:
+    """Refuse (before writing) when the writer's transient memory exceeds the budget."""
+    couplers = max((count_couplings(ir, b) for b in indices), default=0) if fmt != "npz" else ir.num_couplers
+    need = writer_bytes(fmt, variables=ir.num_variables, couplers=couplers, batch=len(indices), block=ir.block_size)
+    check_memory(
+        need,
+        what=f"writing {fmt} ({len(indices)} problem(s) of {ir.num_variables} variables, {couplers} couplers)",
+        fix="write fewer problems (--index), use the npz format, or lower a smaller problem",
+    )
 
 
 def load(
@@ -155,20 +188,21 @@ def load(
 
     ``npz`` files give back what was saved (an :class:`AttentionProblem` or a batched
     :class:`QuadraticIR`); the single-problem formats give a :class:`QuadraticIR` with
-    ``batch_size == 1``. Files over ``max_bytes`` (default 1 GiB) are refused before reading.
+    ``batch_size == 1``. Files over ``max_bytes`` (default 1 GiB) are refused before reading;
+    every declared size is checked against the bytes present and the loader's memory limit
+    before anything is allocated.
 
     Raises:
-        FileFormatError: corrupt, truncated, wrong format or version, oversized, pickled.
+        FileFormatError: corrupt, truncated, inconsistent, wrong format or version, oversized,
+            pickled; the message names the path and the field, and ends with the fix.
         UnknownNameError: the format cannot be inferred or is unknown.
     """
     fmt = format_for_path(path, format)
-    check_size(path, max_bytes)
-    if fmt == "npz":
-        return npz.read(path, max_bytes=max_bytes)
-    readers: dict[str, Callable[[str | os.PathLike[str]], QuadraticIR]] = {
+    readers: dict[str, Callable[..., QuadraticIR | AttentionProblem]] = {
+        "npz": npz.read,
         "bqm-json": bqm_json.read,
         "coo": coo.read,
         "mtx": mtx.read,
         "lp": lp.read,
     }
-    return readers[fmt](path)
+    return readers[fmt](path, max_bytes=max_bytes)

@@ -30,90 +30,151 @@ True
 
 from __future__ import annotations
 
-import io
+import itertools
 import os
+import warnings
+from typing import IO
 
 import numpy as np
 
-from ..base.atomic import atomic_write_text
+from ..base.atomic import atomic_write
 from ..core.ir import QuadraticIR
-from ._base import PREFIX, VERSION, build_ir, check_version, fail, format_labels, parse_labels, read_text
+from ._base import (
+    CHUNK,
+    DEFAULT_MAX_BYTES,
+    PREFIX,
+    VERSION,
+    build_ir,
+    check_declared,
+    check_size,
+    check_version,
+    count_couplings,
+    fail,
+    iter_couplings,
+    parse_labels,
+    text_of,
+    write_labels,
+)
+from .validate import as_float, as_int, as_text
 
 NAME = "coo"
 _REQUIRED = ("format", "version", "variables", "entries", "offset", "vartype", "label_fields", "labels")
+#: Most ``#`` header lines read before the body must start (ours has 9).
+MAX_HEADER_LINES = 256
+#: Loader bytes per declared entry (the parsed table, its growth, the IR built from it) and per variable.
+BYTES_PER_ENTRY = 160
+BYTES_PER_VARIABLE = 96
+_add = getattr(np, "strings", np.char).add  # numpy >= 2: the faster ufunc
+
+
+def _write_body(fh: IO[str], i: np.ndarray, j: np.ndarray, bias: np.ndarray) -> None:
+    if i.size:
+        lines = _add(_add(_add(_add(text_of(i), " "), text_of(j)), " "), text_of(bias))
+        fh.write("\n".join(lines.tolist()) + "\n")
 
 
 def write(ir: QuadraticIR, path: str | os.PathLike[str], index: int) -> None:
-    """Write problem ``index`` of ``ir`` (in its own vartype) to ``path`` atomically."""
+    """Write problem ``index`` of ``ir`` (in its own vartype) to ``path`` atomically, in chunks."""
     lin = ir.linear[index]
     diag = np.nonzero(lin)[0]
-    rows, cols, data = ir.coo(index)
-    i = np.concatenate([diag, rows])
-    j = np.concatenate([diag, cols])
-    bias = np.concatenate([lin[diag], data])
+    entries = diag.size + count_couplings(ir, index)
     header = [
         f"format: {PREFIX}{NAME}",
         f"version: {VERSION}",
         f"variables: {ir.num_variables}",
-        f"entries: {i.size}",
+        f"entries: {entries}",
         f"offset: {float(ir.offset[index])!r}",
         f"vartype: {ir.vartype}",
         f"label_fields: {' '.join(ir.label_fields)}",
-        f"labels: {format_labels(ir.labels)}",
-        f"batch_index: {index}",
     ]
-    # Vectorised formatting: numpy's float->str is the shortest round-trip repr.
-    add = getattr(np, "strings", np.char).add  # numpy >= 2: the faster ufunc
-    body = add(add(add(add(i.astype(str), " "), j.astype(str)), " "), bias.astype(str))
-    text = "".join(f"# {line}\n" for line in header) + "\n".join(body.tolist()) + ("\n" if body.size else "")
-    atomic_write_text(path, text)
+    with atomic_write(path, "w") as fh:
+        fh.write("".join(f"# {line}\n" for line in header) + "# labels: ")
+        write_labels(fh, ir.labels)
+        fh.write(f"\n# batch_index: {index}\n")
+        for start in range(0, diag.size, CHUNK):  # chunks of the linear terms
+            part = diag[start : start + CHUNK]
+            _write_body(fh, part, part, lin[part])
+        for rows, cols, data in iter_couplings(ir, index):
+            _write_body(fh, rows, cols, data)
 
 
-def read(path: str | os.PathLike[str]) -> QuadraticIR:
-    """Read a file written by :func:`write`; the entry count guards against truncation."""
-    fix = "the file is corrupt or truncated; re-export it"
-    text = read_text(path, NAME, fix=fix)
-    lines = text.split("\n")
+def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> QuadraticIR:
+    """Read a file written by :func:`write`; declared sizes are checked before the body is parsed."""
+    size = check_size(path, max_bytes)
     header: dict[str, str] = {}
-    n_header = 0
-    for line in lines:  # header lines only
-        if not line.startswith("#"):
-            break
-        key, sep, value = line[1:].strip().partition(":")
-        if sep:
-            header[key.strip()] = value.strip()
-        n_header += 1
-    check_version(path, NAME, header.get("format"), header.get("version"))
-    missing = [k for k in _REQUIRED if k not in header]
-    if missing:
-        fail(path, f"header lacks {missing}", fix=fix, fmt=NAME)
     try:
-        v, entries, offset = int(header["variables"]), int(header["entries"]), float(header["offset"])
-    except ValueError as exc:
-        fail(path, f"malformed header value ({exc})", fix=fix, fmt=NAME)
-    vartype = header["vartype"]
-    if vartype not in ("BINARY", "SPIN"):
-        fail(path, f"vartype {vartype!r} is neither BINARY nor SPIN", fix=fix, fmt=NAME)
-    fields = tuple(header["label_fields"].split()) or ("index",)
-    labels = parse_labels(path, NAME, header["labels"], v, len(fields))
-    body = "\n".join(lines[n_header:])
-    table = np.zeros((0, 3))
-    if body.strip():
-        try:
-            table = np.loadtxt(io.StringIO(body), dtype=np.float64, comments="#", ndmin=2)
-        except ValueError as exc:
-            fail(path, f"body is not 'i j bias' lines ({exc})", fix=fix, fmt=NAME)
+        with open(path, encoding="utf-8", newline=None) as fh:
+            first = ""
+            for count in itertools.count():  # header lines only (at most MAX_HEADER_LINES)
+                line = fh.readline()
+                if not line.startswith("#"):
+                    first = line
+                    break
+                if count >= MAX_HEADER_LINES:
+                    fail(path, f"has more than {MAX_HEADER_LINES} header lines", fmt=NAME)
+                key, sep, value = line[1:].strip().partition(":")
+                if sep:
+                    header[key.strip()] = value.strip()
+            check_version(path, NAME, header.get("format"), header.get("version"))
+            missing = [k for k in _REQUIRED if k not in header]
+            if missing:
+                fail(path, f"lacks {missing}", fmt=NAME, field="header")
+            v = as_int(path, header["variables"], fmt=NAME, field="variables")
+            entries = as_int(path, header["entries"], fmt=NAME, field="entries")
+            offset = as_float(path, header["offset"], fmt=NAME, field="offset")
+            vartype = as_text(path, header["vartype"], fmt=NAME, field="vartype", choices=("BINARY", "SPIN"))
+            fields = tuple(header["label_fields"].split()) or ("index",)
+            if len(fields) > 8:
+                fail(path, f"has {len(fields)} fields, at most 8 are allowed", fmt=NAME, field="label_fields")
+            # every entry line takes at least 6 bytes ("0 0 1\n"), every label at least 2
+            if 6 * entries > size or 2 * v * len(fields) > size + 1:
+                fail(
+                    path,
+                    f"declares {v} variables and {entries} entries, more than its {size} bytes can hold",
+                    fmt=NAME,
+                    field="entries" if 6 * entries > size else "variables",
+                )
+            check_declared(
+                path,
+                BYTES_PER_ENTRY * entries + BYTES_PER_VARIABLE * v * len(fields),
+                file_size=size,
+                fmt=NAME,
+                field="entries",
+                what=f"{v} variables and {entries} entries",
+            )
+            labels = parse_labels(path, NAME, header["labels"], v, len(fields))
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+                    table = np.loadtxt(
+                        itertools.chain([first], fh), dtype=np.float64, comments="#", ndmin=2, max_rows=entries + 1
+                    )
+            except ValueError as exc:
+                fail(path, f"body is not 'i j bias' lines ({str(exc)[:120]})", fmt=NAME, field="body")
+    except UnicodeDecodeError as exc:
+        fail(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})", fmt=NAME)
+    except OSError as exc:
+        fail(path, f"cannot be read ({exc.strerror or exc})", fix="check the path and its permissions", fmt=NAME)
+    if table.size == 0:
+        table = table.reshape(0, 3)
     if table.shape[1] != 3:
-        fail(path, f"body has {table.shape[1]} columns, expected 3 (i j bias)", fix=fix, fmt=NAME)
+        fail(path, f"has {table.shape[1]} columns, expected 3 (i j bias)", fmt=NAME, field="body")
     if table.shape[0] != entries:
-        fail(path, f"has {table.shape[0]} entries, the header says {entries}", fix=fix, fmt=NAME)
+        fail(
+            path,
+            f"has {table.shape[0]}{'+' if table.shape[0] > entries else ''} entries, the header says {entries}",
+            fmt=NAME,
+            field="entries",
+        )
     i, j, bias = table[:, 0], table[:, 1], table[:, 2]
     if (
         np.any(i != np.round(i))
         or np.any(j != np.round(j))
         or (i.size and (min(i.min(), j.min()) < 0 or max(i.max(), j.max()) >= v))
     ):
-        fail(path, f"variable indices must be integers in 0..{v - 1}", fix=fix, fmt=NAME)
+        fail(path, f"variable indices must be integers in 0..{v - 1}", fmt=NAME, field="body")
+    if not np.all(np.isfinite(bias)):
+        fail(path, "contains NaN or infinite biases", fmt=NAME, field="body")
     ii, jj = i.astype(np.int64), j.astype(np.int64)
     diag = ii == jj
     linear = np.zeros((1, v))

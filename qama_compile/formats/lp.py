@@ -15,9 +15,10 @@ named ``x_<head>_<token>_<bit>`` so labels survive. Our header travels in ``\\``
 
 Precision: docplex prints a fixed 12 decimals, so LP is the one lossy format: each
 coefficient is rounded to 5e-13 absolute (use ``npz``, ``bqm-json``, ``coo`` or ``mtx`` for
-bit-exact energies). Reading uses qiskit-optimization's ``read_from_lp_file`` when CPLEX is
-installed, otherwise a built-in reader of the unconstrained binary LP subset this module
-writes (objective, ``[ ... ]/2`` quadratic block, constant, Bounds, Binaries).
+bit-exact energies). Reading uses a built-in, linear-time reader of the unconstrained binary
+LP subset this module writes (objective, ``[ ... ]/2`` quadratic block, constant, Bounds,
+Binaries); file content never reaches a native parser (CPLEX's ``read_from_lp_file`` is not
+used, even when installed).
 
 >>> import tempfile, pathlib
 >>> from qama_compile.ir import QuadraticIR
@@ -39,16 +40,33 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..base.atomic import atomic_write_text
-from ..core.convert import ir_to_quadratic_program, quadratic_program_to_ir
+from ..core.convert import ir_to_quadratic_program
 from ..core.ir import QuadraticIR
-from ._base import PREFIX, VERSION, build_ir, check_version, fail, read_text
+from ._base import (
+    CORRUPT,
+    DEFAULT_MAX_BYTES,
+    PREFIX,
+    VERSION,
+    build_ir,
+    check_declared,
+    check_size,
+    check_version,
+    fail,
+    read_text,
+)
 
 NAME = "lp"
-_FIX = "the file is corrupt or truncated; re-export it"
-_SECTION = re.compile(
-    r"^\s*(subject\s+to|such\s+that|st|s\.t\.|bounds?|binar(?:y|ies)|bin|generals?|gen|semi-continuous|sos|end)\s*$",
-    re.IGNORECASE | re.MULTILINE,
-)
+_FIX = CORRUPT
+#: CPLEX's limit on the length of a name; longer tokens are refused.
+MAX_TOKEN = 255
+#: Parsing bytes per whitespace token beyond its text (the token list, flags, indices).
+BYTES_PER_TOKEN = 160
+_KEYWORDS = r"subject[ \t]+to|such[ \t]+that|st|s\.t\.|bounds?|binar(?:y|ies)|bin|generals?|gen|semi-continuous|sos|end"
+# [ \t]*+ (possessive) and no \s: a keyword line is matched in time linear in its length
+_SECTION = re.compile(rf"^[ \t]*+({_KEYWORDS})[ \t]*+\r?$", re.IGNORECASE | re.MULTILINE)
+_SENSE = re.compile(r"^[ \t]*+(minimi[sz]e|maximi[sz]e|min|max)[ \t]*+\r?$", re.IGNORECASE | re.MULTILINE)
+_COMMENT = re.compile(r"\\[^\n]*")
+_LABEL = re.compile(r"[ \t\r\n]*+[^\s:\[\]+\-*^/]{1,255}[ \t]*+:")
 
 
 def write(ir: QuadraticIR, path: str | os.PathLike[str], index: int) -> None:
@@ -65,32 +83,90 @@ def write(ir: QuadraticIR, path: str | os.PathLike[str], index: int) -> None:
 
 
 def _header(text: str) -> dict[str, str]:
+    """``key: value`` pairs of the leading ``\\`` comment lines (at most 64 lines looked at)."""
     header: dict[str, str] = {}
-    for line in text.splitlines():  # leading comment lines only
+    pos = 0
+    for _ in range(64):  # leading comment lines only
+        end = text.find("\n", pos)
+        line = text[pos : end if end >= 0 else len(text)]
         if not line.startswith("\\"):
             break
         key, sep, value = line[1:].strip().partition(":")
         if sep:
             header[key.strip()] = value.strip()
+        if end < 0:
+            break
+        pos = end + 1
     return header
 
 
-def parse_lp(path: str | os.PathLike[str], text: str) -> dict[str, Any]:
-    """Parse the unconstrained binary LP subset into names, linear, quadratic COO and constant."""
-    fix = "the file is corrupt or truncated; re-export it"
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("\\"))
-    sense = re.search(r"^\s*(minimi[sz]e|maximi[sz]e|min|max)\s*$", body, re.IGNORECASE | re.MULTILINE)
+def _quadratic_block(path: str | os.PathLike[str], objective: str) -> tuple[str, str, float]:
+    """Split off the one ``[ ... ]`` (optionally ``/2``) block: ``(objective rest, block, scale)``.
+
+    Found with ``str.find`` (linear time; nested or repeated brackets are refused).
+    """
+    start = objective.find("[")
+    if start < 0:
+        if "]" in objective:
+            fail(path, "has a ']' without '['", fmt=NAME, field="objective")
+        return objective, "", 1.0
+    end = objective.find("]", start)
+    if end < 0:
+        fail(path, "has an unclosed '[' in the objective", fmt=NAME, field="objective")
+    inner = objective[start + 1 : end]
+    if "[" in inner or "[" in objective[end + 1 :] or "]" in objective[end + 1 :] or "]" in objective[:start]:
+        fail(
+            path, "has nested or several '[ ... ]' blocks; one quadratic block is expected", fmt=NAME, field="objective"
+        )
+    before = objective[:start].rstrip()
+    sign = -1.0 if before.endswith("-") else 1.0
+    if before.endswith(("+", "-")):
+        before = before[:-1]
+    after = objective[end + 1 :]
+    stripped = after.lstrip()
+    scale = 1.0
+    if stripped.startswith("/"):
+        rest = stripped[1:].lstrip()
+        if not (rest.startswith("2") and (len(rest) == 1 or rest[1].isspace() or rest[1] in "+-")):
+            fail(path, "has a quadratic block divided by something other than 2", fmt=NAME, field="objective")
+        scale, after = 0.5, rest[1:]
+    return before + " " + after, inner, sign * scale
+
+
+def _check_tokens(path: str | os.PathLike[str], tokens: list[str], size: int, what: str) -> None:
+    """Refuse over-long tokens, and token arrays that would need more than the loader may use."""
+    if not tokens:
+        return
+    width = max(map(len, tokens))
+    if width > MAX_TOKEN:
+        fail(path, f"has a {what} token of {width} characters (the LP limit is {MAX_TOKEN})", fmt=NAME, field=what)
+    check_declared(
+        path,
+        len(tokens) * (4 * width + BYTES_PER_TOKEN),
+        file_size=size,
+        fmt=NAME,
+        field=what,
+        what=f"{len(tokens)} tokens of up to {width} characters",
+    )
+
+
+def parse_lp(path: str | os.PathLike[str], text: str, *, size: int | None = None) -> dict[str, Any]:
+    """Parse the unconstrained binary LP subset into names, linear, quadratic COO and constant (linear time)."""
+    size = len(text) if size is None else size
+    body = _COMMENT.sub("", text)
+    sense = _SENSE.search(body)
     if not sense:
-        fail(path, "has no Minimize/Maximize section", fix=fix, fmt=NAME)
+        fail(path, "has no Minimize/Maximize section", fmt=NAME)
     rest = body[sense.end() :]
     sections = [(m.group(1).lower(), m.start(), m.end()) for m in _SECTION.finditer(rest)]
     if not sections or sections[-1][0] != "end":
-        fail(path, "has no 'End' line", fix=fix, fmt=NAME)
+        fail(path, "has no 'End' line", fmt=NAME)
     objective = rest[: sections[0][1]]
     named: dict[str, str] = {}
     for (name, _, end), nxt in zip(sections, [*sections[1:], ("", len(rest), len(rest))], strict=True):
-        named[name.split()[0]] = rest[end : nxt[1]]
-    constraints = named.get("subject", "") + named.get("st", "") + named.get("s.t.", "") + named.get("such", "")
+        key = name.split()[0]
+        named[key] = named.get(key, "") + " " + rest[end : nxt[1]]
+    constraints = "".join(named.get(k, "") for k in ("subject", "st", "s.t.", "such"))
     if constraints.strip() or any(k in named for k in ("generals", "general", "gen", "semi-continuous", "sos")):
         fail(
             path,
@@ -98,19 +174,17 @@ def parse_lp(path: str | os.PathLike[str], text: str) -> dict[str, Any]:
             fix="convert constraints to penalties (qiskit_optimization.converters.QuadraticProgramToQubo)",
             fmt=NAME,
         )
-    binaries = next((v for k, v in named.items() if k.startswith("bin")), "")
+    binaries = " ".join(v for k, v in named.items() if k.startswith("bin"))
     names = binaries.split()
+    _check_tokens(path, names, size, "Binaries")
     if len(set(names)) != len(names):
-        fail(path, "lists a variable twice under Binaries", fix=fix, fmt=NAME)
-    objective = re.sub(r"^\s*[^\s:]+\s*:", "", objective.strip(), count=1)  # drop the 'obj:' label
-    block_scale = 1.0
-    quad = _Terms.empty()
-    block = re.search(r"([+-]?)\s*\[(.*?)\]\s*(/\s*2)?", objective, re.DOTALL)
-    if block:
-        block_scale = (-1.0 if block.group(1) == "-" else 1.0) * (0.5 if block.group(3) else 1.0)
-        quad = _terms(path, block.group(2), quadratic=True)
-        objective = objective[: block.start()] + " " + objective[block.end() :]
-    lin = _terms(path, objective, quadratic=False)
+        fail(path, "lists a variable twice under Binaries", fmt=NAME, field="Binaries")
+    label = _LABEL.match(objective)
+    if label:  # drop the 'obj:' label
+        objective = objective[label.end() :]
+    objective, block, block_scale = _quadratic_block(path, objective)
+    quad = _terms(path, block, quadratic=True, size=size) if block.strip() else _Terms.empty()
+    lin = _terms(path, objective, quadratic=False, size=size)
     known = np.array(names, dtype=str)
     order = np.argsort(known)
     sorted_known = known[order]
@@ -123,7 +197,7 @@ def parse_lp(path: str | os.PathLike[str], text: str) -> dict[str, Any]:
         if bad.any():
             fail(
                 path,
-                f"uses variables not declared binary: {sorted(set(found[bad].tolist()))[:5]}",
+                f"uses variables not declared binary: {[n[:40] for n in sorted(set(found[bad].tolist()))[:5]]}",
                 fix="declare every variable under Binaries",
                 fmt=NAME,
             )
@@ -154,9 +228,12 @@ class _Terms:
         return _Terms(none, none, np.zeros(0), 0.0)
 
 
-def _terms(path: str | os.PathLike[str], text: str, *, quadratic: bool) -> _Terms:
+def _terms(path: str | os.PathLike[str], text: str, *, quadratic: bool, size: int) -> _Terms:
     """Vectorised parse of ``[sign] [coef] var [* var | ^ 2]`` terms (and constants) from whitespace tokens."""
-    tok = np.array(text.replace("*", " * ").replace("^", " ^ ").split(), dtype=str)
+    words = text.replace("*", " * ").replace("^", " ^ ").split()
+    _check_tokens(path, words, size, "quadratic block" if quadratic else "objective")
+    tok = np.array(words, dtype=str)
+    del words
     if tok.size == 0:
         return _Terms.empty()
     first = tok.astype("U1")
@@ -193,7 +270,7 @@ def _terms(path: str | os.PathLike[str], text: str, *, quadratic: bool) -> _Term
     has_sign = before(sign_pos, is_sign)
     coef = np.ones(head.size)
     if has_num.any():
-        coef[has_num] = tok[head[has_num] - 1].astype(np.float64)
+        coef[has_num] = _floats(path, tok[head[has_num] - 1])
     neg = has_sign & (tok[np.maximum(sign_pos, 0)] == "-")
     coef = np.where(neg, -coef, coef)
     constant = 0.0
@@ -203,7 +280,7 @@ def _terms(path: str | os.PathLike[str], text: str, *, quadratic: bool) -> _Term
         nxt_var[:-1] = is_var[1:]
         const_pos = np.nonzero(is_num & ~nxt_var)[0]
         c_sign = before(const_pos - 1, is_sign)
-        values = tok[const_pos].astype(np.float64)
+        values = _floats(path, tok[const_pos])
         neg_c = c_sign & (tok[np.maximum(const_pos - 1, 0)] == "-")
         constant = float(np.where(neg_c, -values, values).sum())
         n_const = int(const_pos.size + c_sign.sum())
@@ -212,48 +289,38 @@ def _terms(path: str | os.PathLike[str], text: str, *, quadratic: bool) -> _Term
     return _Terms(a, b, coef, constant)
 
 
+def _floats(path: str | os.PathLike[str], text: NDArray[np.str_]) -> NDArray[np.float64]:
+    """Number tokens as finite floats."""
+    try:
+        out = text.astype(np.float64)
+    except (ValueError, OverflowError):
+        fail(path, "has a malformed number", fmt=NAME, field="objective")
+    if not np.all(np.isfinite(out)):
+        fail(path, "has an infinite or NaN coefficient", fmt=NAME, field="objective")
+    return out
+
+
 def _labels(names: list[str], fields: tuple[str, ...]) -> tuple[NDArray[np.int64], tuple[str, ...]]:
-    parts = [n.split("_")[1:] for n in names]
-    if names and all(len(p) == len(fields) and all(s.lstrip("-").isdigit() for s in p) for p in parts):
-        return np.array(parts, dtype=np.int64).reshape(len(names), len(fields)), fields
+    """``x_<h>_<t>_<b>`` names -> integer labels of ``fields``; any other naming -> 0..V-1 (``index``)."""
+    k = len(fields)
+    if names and 1 <= k <= 8:
+        pattern = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,15}" + r"_(-?[0-9]{1,17})" * k + r"$", re.MULTILINE | re.ASCII)
+        found = pattern.findall("\n".join(names))  # one C-level scan over every name
+        if len(found) == len(names):
+            return np.array(found, dtype=np.int64).reshape(len(names), k), fields
     return np.arange(len(names), dtype=np.int64).reshape(-1, 1), ("index",)
 
 
-def read(path: str | os.PathLike[str]) -> QuadraticIR:
+def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> QuadraticIR:
     """Read an LP file (ours or any unconstrained binary LP) as a one-problem BINARY IR."""
-    fix = "the file is corrupt or truncated; re-export it"
-    text = read_text(path, NAME, fix=fix)
+    size = check_size(path, max_bytes)
+    text = read_text(path, NAME, fix=_FIX)
     header = _header(text)
     if "format" in header:
         check_version(path, NAME, header.get("format"), header.get("version"))
     fields = tuple(header.get("label_fields", "").split()) or ("head", "token", "bit")
-    from qiskit_optimization import QuadraticProgram
-
-    qp = QuadraticProgram()
-    try:
-        qp.read_from_lp_file(str(path))
-    except Exception as exc:  # CPLEX missing (MissingOptionalLibraryError) or CPLEX parse error
-        if type(exc).__name__ != "MissingOptionalLibraryError":
-            fail(path, f"cannot be parsed as LP ({type(exc).__name__}: {exc})", fix=fix, fmt=NAME)
-    else:
-        ir = quadratic_program_to_ir(qp)
-        labels, fields = _labels([v.name for v in qp.variables], fields)
-        return build_ir(
-            path,
-            NAME,
-            linear=ir.linear,
-            rows=ir.rows,
-            cols=ir.cols,
-            data=ir.data,
-            offset=ir.offset,
-            vartype="BINARY",
-            labels=labels,
-            label_fields=fields,
-        )
-    try:
-        parsed = parse_lp(path, text)
-    except ValueError as exc:  # a malformed number
-        fail(path, f"cannot be parsed as LP ({exc})", fix=fix, fmt=NAME)
+    parsed = parse_lp(path, text, size=size)
+    del text
     v = len(parsed["names"])
     sign = -1.0 if parsed["maximize"] else 1.0
     linear = np.zeros((1, v))

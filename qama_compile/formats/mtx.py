@@ -31,7 +31,10 @@ A Matrix Market file without this header loads as a plain QUBO (offset 0, labels
 from __future__ import annotations
 
 import io
+import itertools
 import os
+import warnings
+from typing import IO
 
 import numpy as np
 import scipy.io
@@ -40,30 +43,51 @@ from numpy.typing import NDArray
 
 from ..base.atomic import atomic_write
 from ..core.ir import QuadraticIR
-from ._base import PREFIX, VERSION, build_ir, check_version, fail, format_labels, parse_labels, read_text
+from ._base import (
+    DEFAULT_MAX_BYTES,
+    PREFIX,
+    VERSION,
+    build_ir,
+    check_declared,
+    check_size,
+    check_version,
+    fail,
+    parse_labels,
+    write_labels,
+)
+from .validate import as_float, as_int
 
 NAME = "mtx"
+#: Most ``%`` comment lines before the size line.
+MAX_COMMENT_LINES = 10_000
+#: Loader bytes per declared entry (table, mirrored copy, IR) and per variable (linear, labels, IR).
+BYTES_PER_ENTRY = 200
+BYTES_PER_VARIABLE = 96
+_NOT_MTX = "pass a Matrix Market (.mtx) file"
 
 
 def write(ir: QuadraticIR, path: str | os.PathLike[str], index: int) -> None:
     """Write problem ``index`` of ``ir`` as its upper-triangular QUBO to ``path`` atomically."""
-    binary = ir.to_binary()
+    binary = ir.select([index]).to_binary()  # one problem converted, not the batch
     v = binary.num_variables
-    lin = binary.linear[index]
+    lin = binary.linear[0]
     diag = np.nonzero(lin)[0]
-    rows, cols, data = binary.coo(index)
+    rows, cols, data = binary.coo(0)
     matrix = scipy.sparse.coo_matrix(
         (np.concatenate([lin[diag], data]), (np.concatenate([diag, rows]), np.concatenate([diag, cols]))),
         shape=(v, v),
     )
+    del rows, cols, data
+    buf = io.StringIO()
+    write_labels(buf, ir.labels)
     comment = "\n".join(
         [
             f" format: {PREFIX}{NAME}",
             f" version: {VERSION}",
-            f" offset: {float(binary.offset[index])!r}",
+            f" offset: {float(binary.offset[0])!r}",
             " vartype: BINARY",
             f" label_fields: {' '.join(ir.label_fields)}",
-            f" labels: {format_labels(ir.labels)}",
+            f" labels: {buf.getvalue()}",
             f" batch_index: {index}",
         ]
     )
@@ -71,104 +95,124 @@ def write(ir: QuadraticIR, path: str | os.PathLike[str], index: int) -> None:
         scipy.io.mmwrite(fh, matrix, comment=comment, field="real", precision=17, symmetry="general")
 
 
+def _lines(fh: IO[str], first: str) -> itertools.chain[str]:
+    return itertools.chain([first], fh)
+
+
 def _parse(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str], size: int
 ) -> tuple[dict[str, str], int, NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
     """Header comments, size and the ``(i, j, q)`` entries (0-based; symmetric files mirrored).
 
-    A strict numpy reader of the coordinate and array forms of real/integer matrices:
-    ``scipy.io.mmread`` crashes the interpreter on some truncated files (scipy 1.17).
+    A strict numpy reader of the coordinate and array forms of real/integer matrices
+    (``scipy.io.mmread`` crashes the interpreter on some truncated files, scipy 1.17): the
+    declared size is checked against the file's bytes before the body is parsed.
     """
-    fix = "the file is corrupt or truncated; re-export it"
-    text = read_text(path, NAME, fix="pass a Matrix Market (.mtx) file")
-    lines = text.split("\n")
-    banner = lines[0].split()
-    if not lines[0].startswith("%%MatrixMarket") or len(banner) != 5 or banner[1].lower() != "matrix":
-        fail(
-            path,
-            "does not start with '%%MatrixMarket matrix <layout> <field> <symmetry>'",
-            fix="pass a Matrix Market (.mtx) file",
-            fmt=NAME,
-        )
-    layout, field_, symmetry = (w.lower() for w in banner[2:])
-    if (
-        layout not in ("coordinate", "array")
-        or field_ not in ("real", "integer", "double")
-        or symmetry not in ("general", "symmetric")
-    ):
-        fail(
-            path,
-            f"unsupported Matrix Market kind '{layout} {field_} {symmetry}'",
-            fix="write a real coordinate or array matrix (general or symmetric)",
-            fmt=NAME,
-        )
     header: dict[str, str] = {}
-    k = 1
-    while k < len(lines) and (lines[k].startswith("%") or not lines[k].strip()):  # comment lines only
-        key, sep, value = lines[k][1:].strip().partition(":")
-        if sep and lines[k].startswith("%"):
-            header[key.strip()] = value.strip()
-        k += 1
-    if k >= len(lines):
-        fail(path, "has no size line", fix=fix, fmt=NAME)
-    try:
-        size = [int(x) for x in lines[k].split()]
-    except ValueError:
-        size = []
-    expected = 3 if layout == "coordinate" else 2
-    if len(size) != expected or min(size) < 0:
-        fail(path, f"malformed size line {lines[k]!r}", fix=fix, fmt=NAME)
-    rows_n, cols_n = size[0], size[1]
-    if rows_n != cols_n:
-        fail(path, f"QUBO matrix must be square, got shape ({rows_n}, {cols_n})", fix="pass a V x V matrix", fmt=NAME)
-    body = "\n".join(lines[k + 1 :])
-    try:
-        values = (
-            np.loadtxt(io.StringIO(body), dtype=np.float64, comments="%", ndmin=2)
-            if body.strip()
-            else (np.zeros((0, expected)))
-        )
-    except ValueError as exc:
-        fail(path, f"body cannot be parsed ({exc})", fix=fix, fmt=NAME)
-    v = rows_n
-    if layout == "coordinate":
-        if values.shape != (size[2], 3) and not (size[2] == 0 and values.size == 0):
+    with open(path, encoding="utf-8") as fh:
+        banner_line = fh.readline()
+        banner = banner_line.split()
+        if not banner_line.startswith("%%MatrixMarket") or len(banner) != 5 or banner[1].lower() != "matrix":
+            fail(
+                path, "does not start with '%%MatrixMarket matrix <layout> <field> <symmetry>'", fix=_NOT_MTX, fmt=NAME
+            )
+        layout, field_, symmetry = (w.lower() for w in banner[2:])
+        if (
+            layout not in ("coordinate", "array")
+            or field_ not in ("real", "integer", "double")
+            or symmetry not in ("general", "symmetric")
+        ):
             fail(
                 path,
-                f"has {values.shape[0]} entries of {values.shape[1] if values.ndim == 2 else 0} columns, "
-                f"the size line says {size[2]} entries of 3",
-                fix=fix,
+                f"unsupported Matrix Market kind '{layout[:20]} {field_[:20]} {symmetry[:20]}'",
+                fix="write a real coordinate or array matrix (general or symmetric)",
                 fmt=NAME,
             )
-        values = values.reshape(-1, 3)
+        line = fh.readline()
+        for _ in range(MAX_COMMENT_LINES):  # comment lines only
+            if not (line.startswith("%") or (line and not line.strip())):
+                break
+            key, sep, value = line[1:].strip().partition(":")
+            if sep and line.startswith("%"):
+                header[key.strip()] = value.strip()
+            line = fh.readline()
+        else:
+            fail(path, f"has more than {MAX_COMMENT_LINES} comment lines", fmt=NAME)
+        words = line.split()
+        expected = 3 if layout == "coordinate" else 2
+        if len(words) != expected:
+            fail(path, f"malformed size line {line[:80]!r}", fmt=NAME, field="size line")
+        dims = [as_int(path, w, fmt=NAME, field="size line") for w in words]
+        if dims[0] != dims[1]:
+            fail(
+                path,
+                f"QUBO matrix must be square, got shape ({dims[0]}, {dims[1]})",
+                fix="pass a V x V matrix",
+                fmt=NAME,
+            )
+        v = dims[0]
+        count = dims[2] if layout == "coordinate" else (v * v if symmetry == "general" else v * (v + 1) // 2)
+        # every value takes at least 2 bytes; coordinate lines at least 6 ("1 1 1\n")
+        if (6 if layout == "coordinate" else 2) * count > size:
+            fail(path, f"declares {count} entries, more than its {size} bytes can hold", fmt=NAME, field="size line")
+        with_labels = "labels" in header
+        check_declared(
+            path,
+            BYTES_PER_ENTRY * count + BYTES_PER_VARIABLE * v,
+            file_size=size,
+            fmt=NAME,
+            field="size line",
+            what=f"a {v}x{v} matrix with {count} entries" + ("" if with_labels else " (no labels listed)"),
+        )
+        body = fh.readline()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+                values = np.loadtxt(_lines(fh, body), dtype=np.float64, comments="%", ndmin=2, max_rows=count + 1)
+        except ValueError as exc:
+            fail(path, f"body cannot be parsed ({str(exc)[:120]})", fmt=NAME, field="body")
+    if layout == "coordinate":
+        if values.size == 0:
+            values = values.reshape(0, 3)
+        if values.shape != (count, 3):
+            fail(
+                path,
+                f"has {values.shape[0]} entries of {values.shape[1]} columns, the size line says {count} entries of 3",
+                fmt=NAME,
+                field="body",
+            )
         ij = values[:, :2]
         if np.any(ij != np.round(ij)) or np.any(ij < 1) or np.any(ij > v):
-            fail(path, f"entry indices must be integers in 1..{v}", fix=fix, fmt=NAME)
+            fail(path, f"entry indices must be integers in 1..{v}", fmt=NAME, field="body")
         i, j, q = ij[:, 0].astype(np.int64) - 1, ij[:, 1].astype(np.int64) - 1, values[:, 2]
     else:
         flat = values.reshape(-1)
-        n_expected = v * v if symmetry == "general" else v * (v + 1) // 2
-        if flat.size != n_expected:
-            fail(path, f"has {flat.size} values, a {v}x{v} {symmetry} array needs {n_expected}", fix=fix, fmt=NAME)
+        if flat.size != count:
+            fail(path, f"has {flat.size} values, a {v}x{v} {symmetry} array needs {count}", fmt=NAME, field="body")
         if symmetry == "general":  # column-major
-            j, i = np.divmod(np.arange(v * v, dtype=np.int64), v)
+            j, i = np.divmod(np.arange(count, dtype=np.int64), v if v else 1)
         else:  # lower triangle, column by column
             j, i = np.triu_indices(v)
         q = flat
         keep = q != 0
         i, j, q = i[keep], j[keep], q[keep]
     if not np.all(np.isfinite(q)):
-        fail(path, "contains NaN or infinite values", fix=fix, fmt=NAME)
+        fail(path, "contains NaN or infinite values", fmt=NAME, field="body")
     if symmetry == "symmetric":
         off = i != j
         i, j, q = np.concatenate([i, j[off]]), np.concatenate([j, i[off]]), np.concatenate([q, q[off]])
     return header, v, i, j, q
 
 
-def read(path: str | os.PathLike[str]) -> QuadraticIR:
+def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> QuadraticIR:
     """Read a file written by :func:`write` (or any square real Matrix Market QUBO)."""
-    fix = "the file is corrupt or truncated; re-export it"
-    header, v, i, j, q = _parse(path)
+    size = check_size(path, max_bytes)
+    try:
+        header, v, i, j, q = _parse(path, size)
+    except UnicodeDecodeError as exc:
+        fail(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})", fix=_NOT_MTX, fmt=NAME)
+    except OSError as exc:
+        fail(path, f"cannot be read ({exc.strerror or exc})", fix="check the path and its permissions", fmt=NAME)
     plain = "format" not in header
     if not plain:
         check_version(path, NAME, header.get("format"), header.get("version"))
@@ -176,20 +220,17 @@ def read(path: str | os.PathLike[str]) -> QuadraticIR:
     linear = np.zeros((1, v))
     np.add.at(linear[0], i[diag], q[diag])
     fields: tuple[str, ...] = ("index",)
-    if plain:
-        offset = 0.0
+    offset = 0.0
+    if plain or "labels" not in header:
         labels = np.arange(v, dtype=np.int64).reshape(v, 1)
     else:
-        try:
-            offset = float(header.get("offset", "0"))
-        except ValueError:
-            fail(path, f"malformed offset {header.get('offset')!r}", fix=fix, fmt=NAME)
+        offset = as_float(path, header.get("offset", "0"), fmt=NAME, field="offset")
         fields = tuple(header.get("label_fields", "index").split()) or ("index",)
-        if "labels" in header:
-            labels = parse_labels(path, NAME, header["labels"], v, len(fields))
-        else:
-            labels = np.arange(v, dtype=np.int64).reshape(v, 1)
-            fields = ("index",)
+        if len(fields) > 8:
+            fail(path, f"has {len(fields)} fields, at most 8 are allowed", fmt=NAME, field="label_fields")
+        labels = parse_labels(path, NAME, header["labels"], v, len(fields))
+    if not plain and "labels" not in header:
+        offset = as_float(path, header.get("offset", "0"), fmt=NAME, field="offset")
     return build_ir(
         path,
         NAME,

@@ -38,10 +38,10 @@ import dimod
 import numpy as np
 from numpy.typing import NDArray
 
+from ..base.memory import check_memory, sampling_bytes
 from ..core.convert import ir_to_bqm
 from ..core.ir import QuadraticIR
-from ..core.lowering import physical_memory
-from ..errors import BackendError, InvalidInputError, ProblemTooLargeError
+from ..errors import BackendError, InvalidInputError
 
 __all__ = [
     "SEED_MAX",
@@ -50,6 +50,7 @@ __all__ = [
     "accepts_progress",
     "check_energies",
     "check_num_reads",
+    "check_samplable",
     "check_seed",
     "default_num_reads",
     "estimate_time_s",
@@ -208,20 +209,6 @@ def check_seed(seed: Any, *, batch_size: int = 1) -> int | None:
     return None if seed is None else int(seed)
 
 
-def check_read_memory(num_reads: int, num_variables: int) -> None:
-    """Refuse, before a sampler allocates them, reads that would not fit in half the memory."""
-    need, limit = int(num_reads) * (16 * num_variables + 16), physical_memory() // 2  # int64 states + energy
-    if need > limit:
-        raise ProblemTooLargeError(
-            f"num_reads={num_reads} reads of {num_variables} variables need about {need / 2**30:.3g} GiB, over the "
-            f"limit of {limit / 2**30:.3g} GiB (half the physical memory)",
-            fix="use fewer reads per call",
-            size=need,
-            limit=limit,
-            unit="bytes",
-        )
-
-
 def sample_kwargs(sampler: Any, *, num_reads: int | None, seed: int | None) -> dict[str, Any]:
     """The ``num_reads`` / ``seed`` keywords ``sampler.sample`` accepts (others are dropped)."""
     accepted = set(getattr(sampler, "parameters", {}) or {})
@@ -270,6 +257,39 @@ def _check_values(x: NDArray[Any], vartype: str, backend: str) -> NDArray[np.int
             backend=backend,
         )
     return x.astype(np.int8)
+
+
+def check_samplable(ir: QuadraticIR, *, backend: str, reads: int | None) -> None:
+    """Refuse, before any backend runs: an empty batch, problems without variables, NaN or
+    infinite coefficients (a backend would return NaN energies and look broken), and reads
+    whose memory (:func:`qama_compile.base.memory.sampling_bytes`) exceeds the budget.
+    """
+    if ir.batch_size == 0 or ir.num_variables == 0:
+        raise InvalidInputError(
+            f"nothing to sample: the batch has {ir.batch_size} problem(s) of {ir.num_variables} variables",
+            fix="pass at least one problem with at least one variable (at least one token)",
+        )
+    for part in ("linear", "offset", "blocks", "data"):
+        if not np.isfinite(getattr(ir, part)).all():
+            raise InvalidInputError(
+                f"the problem's {part} coefficients contain NaN or infinity; no backend can sample it",
+                fix="check the inputs: NaN or infinity in q, k, v (or in J, h) propagates into the QUBO",
+                tensor=part,
+            )
+    need = sampling_bytes(
+        backend,
+        variables=ir.num_variables,
+        couplers=ir.num_couplers,
+        reads=reads,
+        batch=ir.batch_size,
+        sparse=ir.num_sparse_couplers,
+    )
+    check_memory(
+        need,
+        what=f"{'the default reads' if reads is None else f'num_reads={reads} reads'} of {ir.num_variables} "
+        f"variables ({ir.batch_size} problem(s) on {backend})",
+        fix="use fewer reads per call",
+    )
 
 
 # --------------------------------------------------------------------------- the two routes
@@ -374,9 +394,8 @@ def sample_batch(
         raise InvalidInputError(f"sample_batch takes a QuadraticIR, got {type(ir).__name__}", fix="pass problem.ir")
     reads = check_num_reads(num_reads)
     seed = check_seed(seed, batch_size=ir.batch_size)
-    if reads is not None:
-        check_read_memory(reads, ir.num_variables)
     label = name or type(sampler).__name__
+    check_samplable(ir, backend=label, reads=reads)
     if isinstance(sampler, BatchSampler) and batched is not False:
         return _batched(ir, sampler, num_reads=reads, seed=seed, name=label, options=sample_options)
     if batched is True:

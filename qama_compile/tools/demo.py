@@ -228,6 +228,7 @@ def run_demo(
     """Run the demo end to end (see the module docstring); returns what it computed."""
     t_start = time.perf_counter()
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)  # the demo's own output directory (outputs never create directories)
     echo("[1/5] load: real attention tensors from the shipped MiniLM-L6 dataset")
     ex = load_example(sentence=sentence, layer=layer, heads=list(heads), tokens=list(tokens))
     info = dataset_info()

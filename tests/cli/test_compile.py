@@ -40,8 +40,8 @@ def test_compile_npz_tensors_to_each_format(fmt: str, suffix: str, tmp_path: Pat
 def test_compile_random_batch_splits_files_and_index(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["compile", "--random", "3,2,2,4", "--seed", "5", "--bits", "1", "-o", str(tmp_path / "p.coo")]) == 0
     out = capsys.readouterr().out
-    assert [p.name for p in sorted(tmp_path.iterdir())] == ["p_b0.coo", "p_b1.coo", "p_b2.coo"]
-    assert out.count("wrote") == 3
+    assert [p.name for p in sorted(tmp_path.iterdir())] == ["p.manifest.json", "p_b0.coo", "p_b1.coo", "p_b2.coo"]
+    assert out.count("wrote") == 4 and "p.manifest.json" in out
     expected = lower_attention(*np.random.default_rng(5).normal(size=(3, 3, 2, 2, 4)), bits=1)
     x = np.random.default_rng(2).integers(0, 2, size=(8, 4))
     assert (

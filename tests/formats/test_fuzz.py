@@ -1,7 +1,19 @@
-"""Mutated files never crash the loaders or escape as anything but FileFormatError."""
+"""Mutated files never crash the loaders or escape as anything but FileFormatError.
+
+* :func:`test_corpus_replays_cleanly`: every file in ``tests/formats/corpus/`` (each once
+  crashed, hung or blew up a reader; see its README) through ``scripts/fuzz_formats.py
+  --replay``, in worker subprocesses so a segfault fails the test instead of killing pytest;
+* :func:`test_fuzzer_finds_nothing`: the fuzzer itself over every reader with a fixed seed and
+  a budget of seconds (``python scripts/fuzz_formats.py --cases 30000`` runs the long campaign);
+* an in-process hypothesis fuzz of byte mutations (fast, shrinks failures).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +28,45 @@ from qama_compile.errors import FileFormatError
 from qama_compile.formats import load, save
 
 SUFFIXES = [".json", ".npz", ".coo", ".mtx", ".lp"]
+ROOT = Path(__file__).resolve().parents[2]
+FUZZER = ROOT / "scripts" / "fuzz_formats.py"
+CORPUS = Path(__file__).resolve().parent / "corpus"
+#: Seconds of fuzzing on every test run (the fuzzer stops starting cases after this).
+BUDGET_S = float(os.environ.get("QAMA_FUZZ_SECONDS", "20"))
+
+
+def _run_fuzzer(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
+    summary = tmp_path / "summary.json"
+    proc = subprocess.run(
+        [sys.executable, str(FUZZER), *args, "--out", str(tmp_path / "findings"), "--json", str(summary)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        check=False,
+    )
+    assert summary.exists(), proc.stderr[-3000:]
+    result = json.loads(summary.read_text())
+    assert proc.returncode == 0 and not result["findings"], (proc.stdout[-2000:], result["findings"][:5])
+    return result  # type: ignore[no-any-return]
+
+
+def test_corpus_replays_cleanly(tmp_path: Path) -> None:
+    files = [f for f in CORPUS.iterdir() if f.suffix in {".json", ".npz", ".coo", ".mtx", ".lp"}]
+    result = _run_fuzzer(tmp_path, "--replay", str(CORPUS))
+    assert sum(sum(c.values()) for c in result["counts"].values()) == len(files) >= 60
+    assert set(result["counts"]) == {"bqm-json", "npz", "coo", "mtx", "lp", "cli-input", "dataset"}
+
+
+@pytest.mark.slow
+def test_fuzzer_finds_nothing(tmp_path: Path) -> None:
+    """Fixed seed, a time budget of seconds; every reader gets cases (crashes, hangs and blow-ups fail)."""
+    result = _run_fuzzer(tmp_path, "--seed", "13", "--cases", "100000", "--seconds", str(BUDGET_S))
+    for target, counts in result["counts"].items():
+        assert sum(counts.values()) >= 20, (target, counts)  # the budget really fuzzed every reader
+        assert counts.get("FileFormatError", 0) + counts.get("exit 2", 0) > 0, (target, counts)
+
+
 _PROBLEM = lower_attention(*np.random.default_rng(0).normal(size=(3, 1, 2, 2, 3)), bits=1)
 
 

@@ -59,7 +59,7 @@ def _check_close(got: np.ndarray, want: np.ndarray, fmt: str) -> None:
 @given(p=problems)
 def test_round_trip_energies_match_design_formula(fmt: str, p: dict) -> None:
     problem, x = _make(p)
-    reference = problem.reference_energy(x)  # [B, S] straight from DESIGN.md
+    reference = problem.reference_energy(x)  # [B, S] straight from the docs/hamiltonian.md formula
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / f"problem{SUFFIX[fmt]}"
         written = save(problem, path)

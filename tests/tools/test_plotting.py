@@ -20,6 +20,7 @@ def test_plot_masks_writes_a_png_of_both_panels(tmp_path: Path) -> None:
     ex = load_example(heads=[0, 1], tokens=range(1, 4))
     weights = np.array([[1.0, 0.0, 0.0], [0.0, 1 / 3, 1.0]])
     backend_before = matplotlib.get_backend()
+    (tmp_path / "sub").mkdir()  # outputs never create directories (docs/errors.md)
     out = plot_masks(weights, ex.attention, ex.tokens, tmp_path / "sub" / "masks.png", title=ex.describe())
     assert out == tmp_path / "sub" / "masks.png"
     assert out.read_bytes()[:8] == PNG_MAGIC
