@@ -63,10 +63,10 @@ class AllSelected:
     One read per problem whatever ``num_reads`` asks (all reads would be the same).
 
     >>> from qama_compile.core.ir import QuadraticIR
-    >>> x, e, info = AllSelected().sample_ir(QuadraticIR.from_coo(linear=[[1.0, -2.0]], rows=[], cols=[], data=[[]]),
-    ...                                      num_reads=3, seed=0)
-    >>> x.tolist(), e.tolist(), info["policy"]
-    ([[[1, 1]]], [[-1.0]], 'all-selected')
+    >>> ir = QuadraticIR.from_coo(linear=[[1.0, -2.0]], rows=[], cols=[], data=[[]])
+    >>> out = sample_batch(ir, AllSelected(), num_reads=3, seed=0)
+    >>> out.samples[0].tolist(), out.energies[0].tolist(), out.info[0]["policy"]
+    ([[1, 1]], [-1.0], 'all-selected')
     """
 
     default_num_reads = 1
