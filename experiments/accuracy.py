@@ -282,7 +282,7 @@ def summarise(plan: TaskPlan, results: Mapping[str, dict[str, Any]]) -> dict[str
                 "solver_wall_s": float(sum(r["solver_wall_s"] for r in runs)),
             }
         arms[arm] = entry
-    comparisons = []
+    comparisons: list[dict[str, Any]] = []
     for a, b in COMPARISONS:
         gap = paired_gap(arms[a]["per_seed_test_accuracy"], arms[b]["per_seed_test_accuracy"])
         comparisons.append({"a": a, "b": b, "gap_points": gap})

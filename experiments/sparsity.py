@@ -158,7 +158,7 @@ def _solve(
     with torch.no_grad():
         op(q, k, v, key_padding_mask=pad)
     assert op.last_solution is not None and op.last_solver_energy is not None
-    sel = op.last_solution.numpy().any(axis=-1)
+    sel = np.asarray(op.last_solution.numpy().any(axis=-1))
     return sel, op.last_solver_energy.copy(), {k: v for k, v in op.last_solve_info.items() if k != "backend_info"}
 
 
