@@ -7,7 +7,7 @@ PIP := $(BIN)/python -m pip
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_FLAGS ?= -q
 
-.PHONY: all demo test test-fast lint typecheck bench bench-quick clean
+.PHONY: all demo test test-fast lint typecheck bench bench-quick experiments experiments-quick clean
 
 all: test
 
@@ -48,6 +48,14 @@ bench-quick:
 	bash benchmarks/setup.sh
 	.venv-bench/bin/python benchmarks/bench_lower.py --quick
 	.venv-bench/bin/python benchmarks/bench_solvers.py --quick
+
+# The evidence for the paper's claims (docs/experiments.md): about 30 minutes on 2 idle cores.
+experiments: $(VENV)/.installed
+	$(BIN)/python -m experiments.run_all
+
+# Pipeline check of the same (2 seeds, 2 epochs, small data; numbers meaningless): under 2 minutes.
+experiments-quick: $(VENV)/.installed
+	$(BIN)/python -m experiments.run_all --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis demo-output build *.egg-info
