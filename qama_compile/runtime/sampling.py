@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -48,6 +48,7 @@ __all__ = [
     "BatchSampler",
     "BatchSamples",
     "accepts_progress",
+    "best_reads",
     "check_energies",
     "check_num_reads",
     "check_samplable",
@@ -135,10 +136,21 @@ class BatchSamples:
 
     def best(self) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
         """The lowest-energy sample of each problem ``[B, V]`` and its energy ``[B]``."""
-        picks = [int(np.argmin(e)) for e in self.energies]
-        x = np.stack([s[k] for s, k in zip(self.samples, picks, strict=True)]).astype(np.int8)
-        e = np.array([en[k] for en, k in zip(self.energies, picks, strict=True)], dtype=np.float64)
-        return x, e
+        return best_reads(self.samples, self.energies)
+
+
+def best_reads(
+    samples: Sequence[NDArray[Any]], energies: Sequence[NDArray[np.float64]]
+) -> tuple[NDArray[np.int8], NDArray[np.float64]]:
+    """Per problem, the read of lowest energy (the first on ties): ``[B, V]`` and ``[B]``.
+
+    >>> best_reads([np.array([[0, 1], [1, 1]])], [np.array([0.5, -1.0])])
+    (array([[1, 1]], dtype=int8), array([-1.]))
+    """
+    picks = [int(np.argmin(e)) for e in energies]
+    x = np.stack([s[k] for s, k in zip(samples, picks, strict=True)]).astype(np.int8)
+    e = np.array([en[k] for en, k in zip(energies, picks, strict=True)], dtype=np.float64)
+    return x, e
 
 
 # --------------------------------------------------------------------------- optional backend facilities

@@ -34,7 +34,7 @@ from ..passes.reduce import ground_state_triviality
 from ..targets.target import Target
 from .decompose import solve_decomposed
 from .registry import as_sampler
-from .sampling import BatchSamples, check_num_reads, check_seed, default_num_reads, sample_batch
+from .sampling import BatchSamples, best_reads, check_num_reads, check_seed, default_num_reads, sample_batch
 
 __all__ = ["SolveInfo", "SolveResult", "solve"]
 
@@ -224,9 +224,7 @@ def solve(
             "physical_qubits": compiled.num_qubits,
             "chain_break_fraction": tuple(cbf),
         }
-    picks = [int(np.argmin(e)) for e in read_energies]
-    samples = np.stack([s[k] for s, k in zip(read_samples, picks, strict=True)]).astype(np.int8)
-    energies = np.array([e[k] for e, k in zip(read_energies, picks, strict=True)], dtype=np.float64)
+    samples, energies = best_reads(read_samples, read_energies)
     info = SolveInfo(
         backend=name,
         num_reads=reads,
