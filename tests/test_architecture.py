@@ -153,3 +153,34 @@ def test_no_reference_outside_the_repository() -> None:
 @pytest.mark.parametrize("path", sorted(ROOT.joinpath("tests").rglob("test_*.py")), ids=lambda p: p.name)
 def test_tests_do_not_skip_the_projects_own_modules(path: Path) -> None:
     assert not re.search(r"importorskip\(\s*[\"'](qama_compile|qama_backends)", path.read_text())
+
+
+_DOC_IMPORT = re.compile(r"^\s*from (qama_compile[\w.]*) import \(?([\w, ]+)\)?", re.MULTILINE)
+
+
+def _doc_imports() -> list[tuple[str, str, str]]:
+    found = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for m in _DOC_IMPORT.finditer(doc.read_text(encoding="utf-8")):
+            found += [(doc.name, m.group(1), n.strip()) for n in m.group(2).split(",") if n.strip()]
+    return found
+
+
+def test_the_docs_import_from_current_modules() -> None:
+    """Every ``from qama_compile... import name`` in the README and docs resolves, and not
+    through a deprecated old path (which would warn)."""
+    import importlib
+    import warnings
+
+    imports = _doc_imports()
+    assert len(imports) > 20  # the scan finds the docs' imports
+    broken = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        for doc, module, name in imports:
+            try:
+                mod = importlib.import_module(module)
+                getattr(mod, name)
+            except (ImportError, AttributeError, DeprecationWarning) as exc:
+                broken.append(f"{doc}: from {module} import {name} ({type(exc).__name__}: {exc})")
+    assert not broken, "\n".join(broken)
