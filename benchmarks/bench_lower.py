@@ -10,7 +10,8 @@ Methods, each in its own fresh Python process (imports and inputs first, then th
   ``precision`` (default threads: every CPU the process may use).
 * ``numpy``: :func:`numpy_lowering` below, what a competent numpy user writes for the same
   output, in the open: softmaxes, JS via ``H(m) - (H(p) + H(r)) / 2`` with one einsum per head,
-  the value-entropy fields, and each head's dense upper-triangular QUBO block
+  the value-entropy fields, the default standardisation (:func:`standardise`: batch norm's
+  ``(x - mean) / sqrt(var + 1e-5)`` per problem and head), and each head's dense upper-triangular QUBO block
   (``triu(M + M^T, 1)`` of ``M = -alpha kron(J, c c^T)``) written into one preallocated
   ``[B, H, n, n]`` array; the head penalty as COO. It does not compute the model's softmax
   attention, which ``lower_attention`` also returns.
@@ -82,6 +83,17 @@ ALPHA, BETA, PENALTY = 1.0, 1.0, 2.0
 
 
 # --------------------------------------------------------------------------- the numpy user
+def standardise(j: NDArray[np.float64], h: NDArray[np.float64], eps: float = 1e-5) -> None:
+    """lower_attention's default normalisation, in place: per problem and head, J's off-diagonal
+    and h become ``(x - mean) / sqrt(var + eps)`` (population variance), J's diagonal kept."""
+    n = j.shape[-1]
+    off = ~np.eye(n, dtype=bool)
+    vals = j[..., off]  # [..., N(N-1)]
+    j[..., off] = (vals - vals.mean(axis=-1, keepdims=True)) / np.sqrt(vals.var(axis=-1, keepdims=True) + eps)
+    h -= h.mean(axis=-1, keepdims=True)
+    h /= np.sqrt((h * h).mean(axis=-1, keepdims=True) + eps)
+
+
 def numpy_lowering(
     q: NDArray[np.float64],
     k: NDArray[np.float64],
@@ -124,8 +136,11 @@ def numpy_lowering(
         for t in range(h):
             m = 0.5 * (p[i, t, :, None, :] + r[i, t, None, :, :])  # [N, N, d] mixtures
             h_m = -np.einsum("ijk,ijk->ij", m, np.log2(np.maximum(m, tiny)))  # one einsum per head
-            j = np.clip(h_m - 0.5 * (hp[i, t, :, None] + hr[i, t, None, :]), 0.0, 1.0)
-            couplings[i, t] = j
+            couplings[i, t] = np.clip(h_m - 0.5 * (hp[i, t, :, None] + hr[i, t, None, :]), 0.0, 1.0)
+    standardise(couplings, fields)
+    for i in range(b):
+        for t in range(h):
+            j = couplings[i, t]
             quad = -alpha * np.kron(j, cc)  # M[(i,r),(j,s)] = -alpha J_ij c_r c_s
             blocks[i, t] = np.triu(quad + quad.T, k=1)
             linear[i, t] = -beta * np.kron(fields[i, t], c) + np.diag(quad)  # x^2 = x
@@ -174,7 +189,9 @@ def user_couplings_and_fields(
             kl_r = np.where(r > 0, r * np.log2(r / m), 0.0).sum(axis=-1)
         j_out[t] = np.clip(0.5 * (kl_p + kl_r), 0.0, 1.0)
     pv = np.clip(v / (v.sum(axis=-1, keepdims=True) + eps), eps, 1.0)
-    return j_out, -(pv * np.log2(pv)).sum(axis=-1)
+    h_out = -(pv * np.log2(pv)).sum(axis=-1)
+    standardise(j_out, h_out)
+    return j_out, h_out
 
 
 def user_dict_bqm(
