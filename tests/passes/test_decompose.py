@@ -5,22 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qama_compile import InvalidInputError, ProblemTooLargeError, lower_attention
+from qama_compile import InvalidInputError, ProblemTooLargeError
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.decompose import DecomposePass, DecomposePlan, alternate_plans, plan_blocks
 from qama_compile.targets import get_target
 
-
-def qama(seed: int, *, batch: int = 1, heads: int = 2, tokens: int = 4, bits: int = 2) -> QuadraticIR:
-    rng = np.random.default_rng(seed)
-    return lower_attention(*rng.normal(size=(3, batch, heads, tokens, 4)), bits=bits).ir
-
-
-def check_plan(ir: QuadraticIR, blocks: tuple[np.ndarray, ...], limit: int) -> None:
-    covered = np.sort(np.concatenate(blocks))
-    assert np.array_equal(covered, np.arange(ir.num_variables))  # a partition
-    assert max(b.size for b in blocks) <= limit
+from ..helpers import check_plan, qama
 
 
 # --------------------------------------------------------------------------- plans

@@ -9,11 +9,13 @@ from dwave.samplers import SimulatedAnnealingSampler
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qama_compile import InvalidInputError, ProblemTooLargeError, lower_attention
+from qama_compile import InvalidInputError, ProblemTooLargeError
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.passes.base import PassManager
 from qama_compile.passes.decompose import DecomposePass, DecomposePlan
 from qama_compile.runtime.decompose import solve_decomposed
+
+from ..helpers import qama
 
 
 def all_states(v: int) -> np.ndarray:
@@ -34,17 +36,6 @@ def exact_ground(ir: QuadraticIR) -> np.ndarray:
         table = e_low[:, None] + e_high[None, :] + xl @ q[:low, low:] @ xh.T
         out.append(qubo.offset[b] + table.min())
     return np.array(out)
-
-
-def qama(seed: int, *, batch: int = 1, heads: int = 2, tokens: int = 4, bits: int = 2) -> QuadraticIR:
-    rng = np.random.default_rng(seed)
-    return lower_attention(*rng.normal(size=(3, batch, heads, tokens, 4)), bits=bits).ir
-
-
-def check_plan(ir: QuadraticIR, blocks: tuple[np.ndarray, ...], limit: int) -> None:
-    covered = np.sort(np.concatenate(blocks))
-    assert np.array_equal(covered, np.arange(ir.num_variables))  # a partition
-    assert max(b.size for b in blocks) <= limit
 
 
 def test_bad_options_are_refused() -> None:
