@@ -75,7 +75,9 @@ def test_probe_is_transparent_and_measures_the_gap_to_the_exact_ground_state() -
     probed = QAMA(2, bits=1, backend=probe, num_reads=2, seed=3).double()
     torch.testing.assert_close(probed(q, k, v), plain(q, k, v), rtol=0, atol=0)
     assert torch.equal(probed.last_solution, plain.last_solution)
-    np.testing.assert_array_equal(probed.last_solver_energy, plain.last_solver_energy)
+    # Same spins; the energy is recomputed from the IR for the probe's one kept read and for the
+    # plain run's two reads, whose different array shapes may round the last bit differently.
+    np.testing.assert_allclose(probed.last_solver_energy, plain.last_solver_energy, rtol=1e-13, atol=0)
     s = probe.summary()
     assert s["calls"] == 1 and s["problems"] == 6 and s["gap_problems"] == 6
     assert s["bit_density"] == pytest.approx(float(plain.last_solution.double().mean()))
