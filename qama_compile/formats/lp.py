@@ -95,7 +95,10 @@ def _lp_text(ir: QuadraticIR, index: int, prefix: str) -> str:
     bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
         binary.linear[index], (rows, cols, data), float(binary.offset[index]), "BINARY", variable_order=names
     )
-    return dimod.lp.dumps(dimod.ConstrainedQuadraticModel.from_bqm(bqm))
+    text = dimod.lp.dumps(dimod.ConstrainedQuadraticModel.from_bqm(bqm))
+    if not _SENSE.search(text):  # dimod leaves out the objective section when it is zero
+        text = "Minimize\n obj: \n" + text.lstrip("\n")
+    return text
 
 
 def write(ir: QuadraticIR, path: str | os.PathLike[str], index: int) -> None:

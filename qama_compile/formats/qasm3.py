@@ -79,6 +79,6 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     if not isinstance(head, dict):
         fail(path, "must be a JSON object", fmt=NAME, field="header")
     ir = ir_from_data(path, head.get("physical"), fmt=NAME, field="header.physical")
-    if ir.vartype != "SPIN" or ir.label_fields != ("qubit",):
+    if ir.vartype != "SPIN" or ir.labels.shape[1] != 1:
         fail(path, "must be a SPIN problem labelled by qubit", fmt=NAME, field="header.physical")
     return open_physical(path, ir, head.get("compiled"), fmt=NAME)
