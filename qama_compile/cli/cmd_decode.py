@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..base.atomic import check_output_path
+from ..errors import FileFormatError
 from ..formats import PhysicalFile, decode_file, load
 from ..formats.physical_file import LEGACY_FIX
-from ..errors import FileFormatError
 from .common import io_error
 
 EXAMPLES = """\
@@ -57,7 +57,12 @@ def register(subparsers: Any) -> None:
         help="the samples' values: spin (-1/+1) or binary (0/1); default: inferred strictly",
     )
     parser.add_argument(
-        "--problem", type=int, action="append", default=None, metavar="I", help="decode problem I of the batch (repeatable)"
+        "--problem",
+        type=int,
+        action="append",
+        default=None,
+        metavar="I",
+        help="decode problem I of the batch (repeatable)",
     )
     parser.set_defaults(func=run)
 
@@ -83,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise io_error(exc, args.output, "write") from exc
     s = out.energies.shape[1]
     print(
-        f"decoded {s} sample(s) of {loaded.num_qubits} qubits (target {loaded.target}, {loaded.graph_id or 'no graph'}) "
+        f"decoded {s} sample(s) of {loaded.num_qubits} qubits "
+        f"(target {loaded.target}, graph {loaded.graph_id or '-'}) "
         f"into {loaded.logical.num_variables} logical variables"
     )
     print(f"{'problem':>7}  {'samples':>7}  {'best energy':>14}  {'mean energy':>14}  {'chain breaks':>12}")

@@ -91,7 +91,12 @@ class CompiledProblem:
         the decoders report (e.g. ``chain_break_fraction [B']``).
         """
         return decode_physical(
-            self.decoder, self.logical, self.physical.num_variables, physical_samples, vartype=vartype, problems=problems
+            self.decoder,
+            self.logical,
+            self.physical.num_variables,
+            physical_samples,
+            vartype=vartype,
+            problems=problems,
         )
 
     def weights(

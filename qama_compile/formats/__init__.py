@@ -203,7 +203,7 @@ def _sniff(path: str | os.PathLike[str], candidates: list[FormatSpec]) -> Format
         try:
             with zipfile.ZipFile(path) as z:
                 members = set(z.namelist()[:64])
-        except Exception:  # noqa: BLE001 - only a sniff: the chosen reader validates and reports
+        except Exception:  # only a sniff: the chosen reader validates and reports
             return candidates[0]
         if {"J.npy", "header.npy"} <= members and "ising-npz" in names:
             return names["ising-npz"]

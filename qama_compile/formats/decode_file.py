@@ -129,7 +129,9 @@ def infer_vartype(values: NDArray[Any], stated: str | None, *, where: str) -> Va
     )
 
 
-def _match_columns(samples: NDArray[Any], labels: NDArray[np.int64], qubits: NDArray[np.int64], where: str) -> NDArray[Any]:
+def _match_columns(
+    samples: NDArray[Any], labels: NDArray[np.int64], qubits: NDArray[np.int64], where: str
+) -> NDArray[Any]:
     """Reorder the last axis of ``samples`` (columns labelled ``labels``) into ``qubits`` order."""
     if labels.size != qubits.size or set(labels.tolist()) != set(qubits.tolist()):
         missing = sorted(set(qubits.tolist()) - set(labels.tolist()))[:5]
@@ -154,9 +156,9 @@ def _sampleset(path: str | os.PathLike[str], size: int, qubits: NDArray[np.int64
         fail(path, "is not a dimod SampleSet serialization (json.dump(sampleset.to_serializable()))",
              fmt="sampleset", fix="write the samples with json.dump(sampleset.to_serializable(), fh)")  # fmt: skip
     rows, cols = obj.get("num_rows"), obj.get("num_variables")
-    if not all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2**40 for x in (rows, cols)):
+    if not isinstance(rows, int) or not isinstance(cols, int) or not (0 <= rows < 2**40 and 0 <= cols < 2**40):
         fail(path, "num_rows and num_variables must be non-negative integers", fmt="sampleset", field="num_rows")
-    check_declared(path, 16 * int(rows) * int(cols), file_size=size, fmt="sampleset", field="num_rows",
+    check_declared(path, 16 * rows * cols, file_size=size, fmt="sampleset", field="num_rows",
                    what=f"{rows} samples of {cols} variables")  # fmt: skip
     try:
         sampleset = dimod.SampleSet.from_serializable(obj)

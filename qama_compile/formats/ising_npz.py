@@ -48,7 +48,11 @@ def integer_codes(ir: QuadraticIR, steps: dict[str, float] | None) -> tuple[NDAr
     """``(h, J)`` of ``ir`` (SPIN) as DAC codes when ``steps`` has ``h_step``/``j_step``, else as floats."""
     _, _, j = coo_all(ir)
     if steps and steps.get("h_step") and steps.get("j_step"):
-        return np.rint(ir.linear / steps["h_step"]).astype(np.int64), np.rint(j / steps["j_step"]).astype(np.int64), True
+        return (
+            np.rint(ir.linear / steps["h_step"]).astype(np.int64),
+            np.rint(j / steps["j_step"]).astype(np.int64),
+            True,
+        )
     return ir.linear, j, False
 
 
@@ -119,7 +123,9 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     if q and (qubits.min() < 0 or np.unique(qubits).size != q):
         fail(path, "must be distinct non-negative qubit ids", fmt=NAME, field="qubits")
     if header.get("integer"):
-        steps = [as_float(path, a[k].item() if a[k].shape == () else None, fmt=NAME, field=k) for k in ("h_step", "j_step")]
+        steps = [
+            as_float(path, a[k].item() if a[k].shape == () else None, fmt=NAME, field=k) for k in ("h_step", "j_step")
+        ]
         h, j = h * steps[0], j * steps[1]
     ir = build_ir(
         path,

@@ -93,7 +93,7 @@ def _lp_text(ir: QuadraticIR, index: int, prefix: str) -> str:
     rows, cols, data = binary.coo(index)
     names = _names(binary.labels, prefix)
     bqm = dimod.BinaryQuadraticModel.from_numpy_vectors(
-        binary.linear[index], (rows, cols, data), float(binary.offset[index]), "BINARY", variable_order=names
+        binary.linear[index], (rows, cols, data), float(binary.offset[index]), dimod.BINARY, variable_order=names
     )
     text = dimod.lp.dumps(dimod.ConstrainedQuadraticModel.from_bqm(bqm))
     if not _SENSE.search(text):  # dimod leaves out the objective section when it is zero
@@ -200,17 +200,23 @@ def parse_lp(path: str | os.PathLike[str], text: str, *, size: int | None = None
     sense = _SENSE.search(body)
     if not sense:
         fail(path, "has no Minimize/Maximize section", fmt=NAME)
+    if body[: sense.start()].strip():  # dimod.lp.load hangs on some text before the objective
+        fail(path, "has text before the Minimize/Maximize line", fmt=NAME, field="objective")
     rest = body[sense.end() :]
     sections = [(m.group(1).lower(), m.start(), m.end()) for m in _SECTION.finditer(rest)]
     if not sections or sections[-1][0] != "end":
         fail(path, "has no 'End' line", fmt=NAME)
+    if rest[sections[-1][2] :].strip():
+        fail(path, "has text after the 'End' line", fmt=NAME)
     objective = rest[: sections[0][1]]
     named: dict[str, str] = {}
     for (name, _, end), nxt in zip(sections, [*sections[1:], ("", len(rest), len(rest))], strict=True):
         key = name.split()[0]
         named[key] = named.get(key, "") + " " + rest[end : nxt[1]]
     constraints = "".join(named.get(k, "") for k in ("subject", "st", "s.t.", "such"))
-    if constraints.strip() or any(named.get(k, "").strip() for k in ("generals", "general", "gen", "semi-continuous", "sos")):
+    if constraints.strip() or any(
+        named.get(k, "").strip() for k in ("generals", "general", "gen", "semi-continuous", "sos")
+    ):
         fail(
             path,
             "has constraints or non-binary variables; only unconstrained binary problems map to the IR",
@@ -355,7 +361,7 @@ def _labels(names: list[str], fields: tuple[str, ...]) -> tuple[NDArray[np.int64
 
 
 def _dimod_load(path: str | os.PathLike[str], text: str, names: list[str]) -> tuple[Any, Any, float]:
-    """``(linear [V], (rows, cols, data), offset)`` of the LP text by ``dimod.lp`` (minimisation), in ``names`` order."""
+    """``(linear, (rows, cols, data), offset)`` of the LP text by ``dimod.lp`` (minimised), in ``names`` order."""
     import dimod
     import dimod.lp
 

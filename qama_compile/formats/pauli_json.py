@@ -33,7 +33,18 @@ from numpy.typing import NDArray
 from ..base.atomic import atomic_write_text
 from ..base.safeload import loads_json
 from ..core.ir import QuadraticIR
-from ._base import CORRUPT, DEFAULT_MAX_BYTES, PREFIX, VERSION, build_ir, check_declared, check_size, check_version, fail, read_text
+from ._base import (
+    CORRUPT,
+    DEFAULT_MAX_BYTES,
+    PREFIX,
+    VERSION,
+    build_ir,
+    check_declared,
+    check_size,
+    check_version,
+    fail,
+    read_text,
+)
 from .physical_file import LEGACY_FIX, PhysicalFile, open_physical
 from .validate import as_float, float_array, int_array
 
@@ -61,7 +72,9 @@ def write(ir: QuadraticIR, path: str | os.PathLike[str], *, head: dict[str, Any]
     atomic_write_text(path, json.dumps(doc, allow_nan=False))
 
 
-def _terms(path: str | os.PathLike[str], terms: Any, q: int, field: str) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+def _terms(
+    path: str | os.PathLike[str], terms: Any, q: int, field: str
+) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
     """``[T, Q]`` Z masks (position order) and ``[T]`` coefficients of a term list."""
     if not isinstance(terms, list) or not all(isinstance(t, list) and len(t) == 2 for t in terms):
         fail(path, "must be a list of [label, coefficient] pairs", fmt=NAME, field=field)
@@ -98,7 +111,9 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     if not isinstance(problems, list) or not problems or not all(isinstance(p, dict) for p in problems):
         fail(path, "must be a non-empty list of {offset, terms}", fmt=NAME, field="problems")
     b = len(problems)
-    offset = np.array([as_float(path, p.get("offset"), fmt=NAME, field=f"problems[{i}].offset") for i, p in enumerate(problems)])
+    offset = np.array(
+        [as_float(path, p.get("offset"), fmt=NAME, field=f"problems[{i}].offset") for i, p in enumerate(problems)]
+    )
     parts = [_terms(path, p.get("terms"), q, f"problems[{i}].terms") for i, p in enumerate(problems)]
     check_declared(path, 8 * q * (b + 2) + 32 * sum(c.size for _, c in parts), file_size=size, fmt=NAME,
                    field="problems", what=f"{b} problems of {q} qubits")  # fmt: skip
@@ -118,7 +133,9 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         values.append(coef[~single])
     key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
     uniq, inverse = np.unique(key, return_inverse=True)
-    check_declared(path, 8 * b * uniq.size, file_size=size, fmt=NAME, field="problems", what=f"{b} x {uniq.size} couplings")
+    check_declared(
+        path, 8 * b * uniq.size, file_size=size, fmt=NAME, field="problems", what=f"{b} x {uniq.size} couplings"
+    )
     data = np.zeros((b, uniq.size))
     np.add.at(data, (np.concatenate(which).astype(np.int64), inverse), np.concatenate(values))
     ir = build_ir(

@@ -102,7 +102,9 @@ def ir_data(ir: QuadraticIR) -> dict[str, Any]:
     }
 
 
-def ir_from_data(path: str | os.PathLike[str], data: Any, *, fmt: str | None = None, field: str = "logical") -> QuadraticIR:
+def ir_from_data(
+    path: str | os.PathLike[str], data: Any, *, fmt: str = "physical", field: str = "logical"
+) -> QuadraticIR:
     """The IR of :func:`ir_data` output, every field validated (a FileFormatError naming ``path`` otherwise)."""
     if not isinstance(data, dict):
         fail(path, f"must be an object, got {type(data).__name__}", fmt=fmt, field=field)
@@ -134,7 +136,7 @@ def ir_from_data(path: str | os.PathLike[str], data: Any, *, fmt: str | None = N
         fail(path, "couples a variable with itself", fmt=fmt, field=f"{field}.rows")
     return build_ir(
         path,
-        fmt or "physical",
+        fmt,
         linear=linear,
         rows=rows,
         cols=cols,
@@ -344,7 +346,7 @@ def open_physical(
         decoder = steps_from_data(record.get("decoder"), max_variables=bound)
         probe, _ = decode_physical(decoder, logical, q, -np.ones((physical.batch_size, 1, q), dtype=np.int8))
     except InvalidInputError as exc:
-        fail(path, f"decode steps do not fit the problem ({exc.args[0] if exc.args else exc})", fmt=fmt,
+        fail(path, f"decode steps do not fit the problem ({str(exc).split('; fix:')[0]})", fmt=fmt,
              field="compiled.decoder")  # fmt: skip
     except (ValueError, IndexError, TypeError) as exc:
         fail(path, f"decode steps do not fit the problem ({type(exc).__name__})", fmt=fmt, field="compiled.decoder")

@@ -33,7 +33,17 @@ from ..base.atomic import atomic_write_text
 from ..base.safeload import loads_json
 from ..core.ir import QuadraticIR
 from ..errors import InvalidInputError
-from ._base import CORRUPT, DEFAULT_MAX_BYTES, PREFIX, VERSION, check_declared, check_size, check_version, fail, read_text
+from ._base import (
+    CORRUPT,
+    DEFAULT_MAX_BYTES,
+    PREFIX,
+    VERSION,
+    check_declared,
+    check_size,
+    check_version,
+    fail,
+    read_text,
+)
 from .physical_file import PhysicalFile, ir_data, ir_from_data, open_physical
 
 NAME = "qasm3"
@@ -52,7 +62,13 @@ def write(
 
     if reps < 1:
         raise InvalidInputError(f"QAOA reps must be >= 1, got {reps}", fix="pass reps=1 or more")
-    header = {**head, "qubit_order": ir.labels[:, 0].tolist(), "reps": reps, "physical": ir_data(ir), "compiled": record}
+    header = {
+        **head,
+        "qubit_order": ir.labels[:, 0].tolist(),
+        "reps": reps,
+        "physical": ir_data(ir),
+        "compiled": record,
+    }
     parts = [f"// format: {PREFIX}{NAME}\n// version: {VERSION}\n// header: {json.dumps(header, allow_nan=False)}"]
     for b in range(ir.batch_size):  # one circuit per problem of the batch
         op, _ = ir_to_pauli(ir, b)

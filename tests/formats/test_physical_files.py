@@ -125,7 +125,7 @@ LEGACY = [
 @pytest.mark.parametrize("text,name", LEGACY)
 def test_old_physical_files_say_how_to_rewrite_them(tmp_path: Path, text: str, name: str) -> None:
     (tmp_path / name).write_text(text)
-    with pytest.raises(FileFormatError, match="qama-compile 0.x.*re-export it with this qama-compile"):
+    with pytest.raises(FileFormatError, match=r"qama-compile 0\.x.*re-export it with this qama-compile"):
         load(tmp_path / name)
 
 
@@ -178,7 +178,9 @@ def test_hostile_physical_records_raise_file_format_errors(
     assert str(tmp_path / "bad.json") in str(info.value)
 
 
-def test_hostile_fix_variables_and_ancilla_steps_are_bounded(compiled: dict[str, CompiledProblem], tmp_path: Path) -> None:
+def test_hostile_fix_variables_and_ancilla_steps_are_bounded(
+    compiled: dict[str, CompiledProblem], tmp_path: Path
+) -> None:
     doc = _doc(compiled["cim-550"], tmp_path / "c.json")
     for step in (
         {"type": "FixVariables", "indices": [0], "values": [1], "num_variables": 10**12},
@@ -187,7 +189,7 @@ def test_hostile_fix_variables_and_ancilla_steps_are_bounded(compiled: dict[str,
     ):
         doc["compiled"]["decoder"] = [step]
         (tmp_path / "bad.json").write_text(json.dumps(doc))
-        with pytest.raises(FileFormatError, match="compiled.decoder"):
+        with pytest.raises(FileFormatError, match=r"compiled\.decoder"):
             load(tmp_path / "bad.json")
 
 
@@ -196,7 +198,9 @@ STEPS = st.one_of(
     st.builds(AncillaGauge, ancilla=st.integers(0, 5), count=st.integers(1, 3)),
     st.integers(1, 6).flatmap(
         lambda n: st.lists(st.integers(0, n - 1), unique=True, max_size=n).map(
-            lambda idx: FixVariables(indices=np.array(idx, dtype=np.int64), values=np.ones(len(idx), np.int8), num_variables=n)
+            lambda idx: FixVariables(
+                indices=np.array(idx, dtype=np.int64), values=np.ones(len(idx), np.int8), num_variables=n
+            )
         )
     ),
     st.lists(st.integers(1, 3), min_size=1, max_size=4).map(
@@ -221,7 +225,9 @@ def test_decode_steps_round_trip_through_plain_json(step: Any) -> None:
         np.testing.assert_array_equal(decode_samples([back], x), decode_samples([step], x))
 
 
-def test_decode_file_api_with_binary_npz_and_qubit_matching(compiled: dict[str, CompiledProblem], tmp_path: Path) -> None:
+def test_decode_file_api_with_binary_npz_and_qubit_matching(
+    compiled: dict[str, CompiledProblem], tmp_path: Path
+) -> None:
     cp = compiled["chimera-c16"]
     path = export_compiled(cp, tmp_path / "p.npz")
     bits = np.random.default_rng(5).integers(0, 2, size=(2, 7, cp.num_qubits))
