@@ -49,20 +49,18 @@ True
 from __future__ import annotations
 
 import os
-import re
-import zipfile
 from pathlib import Path
 
 from ..base.atomic import atomic_file_set, check_output_path
 from ..base.memory import check_memory, writer_bytes
 from ..core.ir import QuadraticIR
 from ..core.problem import AttentionProblem
-from ..errors import InvalidInputError, UnknownNameError
+from ..errors import InvalidInputError
 from . import npz
 from ._base import DEFAULT_MAX_BYTES, VERSION, count_couplings, index_of
 from .decode_file import DecodedSamples, decode_file, read_samples
 from .physical_file import PhysicalFile
-from .registry import FORMATS, FormatSpec, spec_for_suffix
+from .registry import FORMATS, FormatSpec, format_for_path, read_file
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -77,37 +75,6 @@ __all__ = [
     "read_samples",
     "save",
 ]
-
-
-def _known() -> str:
-    return ", ".join(f"{s.name} ({'/'.join(s.suffixes)})" for s in FORMATS.values())
-
-
-def format_for_path(path: str | os.PathLike[str], format: str | None = None) -> str:
-    """The format name: ``format`` if given (validated), else inferred from the suffix.
-
-    >>> format_for_path("out/problem.mtx"), format_for_path("x.dat", "coo")
-    ('mtx', 'coo')
-    """
-    if format is not None:
-        if format not in FORMATS:
-            raise UnknownNameError(
-                f"unknown format {format!r}; known formats: {_known()}",
-                fix="pick one of the known formats",
-                name=format,
-                known=sorted(FORMATS),
-            )
-        return format
-    suffix = Path(path).suffix.lower()
-    for spec in FORMATS.values():
-        if suffix in spec.suffixes:
-            return spec.name
-    raise UnknownNameError(
-        f"cannot infer the format of {str(path)!r} from its suffix {suffix or '(none)'!r}; known formats: {_known()}",
-        fix="use one of the suffixes or pass format=... (--format on the command line)",
-        name=suffix,
-        known=sorted(FORMATS),
-    )
 
 
 def save(
@@ -185,40 +152,6 @@ def _check_writer(fmt: str, ir: QuadraticIR, indices: range | list[int]) -> None
     )
 
 
-_TAG = re.compile(rb"qama-compile/([a-z0-9-]{1,32})")
-_LEGACY_TAGS = {"bqm": "bqm-json", "pauli": "pauli-json", "ising": "ising-npz"}
-
-
-def _sniff(path: str | os.PathLike[str], candidates: list[FormatSpec]) -> FormatSpec:
-    """Of the formats sharing a suffix, the one the file's tag names (else the first; its reader reports)."""
-    if len(candidates) < 2:
-        return candidates[0]
-    names = {c.name: c for c in candidates}
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except (OSError, ValueError):
-        return candidates[0]
-    if head.startswith(b"PK"):
-        try:
-            with zipfile.ZipFile(path) as z:
-                members = set(z.namelist()[:64])
-        except Exception:  # only a sniff: the chosen reader validates and reports
-            return candidates[0]
-        if {"J.npy", "header.npy"} <= members and "ising-npz" in names:
-            return names["ising-npz"]
-        return candidates[0]
-    if head.startswith(b"# qama-compile ising") and "ising-txt" in names:
-        return names["ising-txt"]
-    found = _TAG.search(head)
-    if found:
-        tag = found.group(1).decode()
-        tag = _LEGACY_TAGS.get(tag, tag)
-        if tag in names:
-            return names[tag]
-    return candidates[0]
-
-
 def load(
     path: str | os.PathLike[str],
     *,
@@ -240,10 +173,4 @@ def load(
             pickled; the message names the path and the field, and ends with the fix.
         UnknownNameError: the format cannot be inferred or is unknown.
     """
-    if format is not None:
-        spec = FORMATS[format_for_path(path, format)]
-    else:
-        spec = _sniff(path, spec_for_suffix(Path(path).suffix) or [FORMATS[format_for_path(path)]])
-    assert spec.read is not None
-    result: QuadraticIR | AttentionProblem | PhysicalFile = spec.read(path, max_bytes=max_bytes)
-    return result
+    return read_file(path, format=format, max_bytes=max_bytes)

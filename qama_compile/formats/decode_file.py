@@ -43,6 +43,7 @@ from ..core.ir import Vartype
 from ..errors import FileFormatError, InvalidInputError
 from ._base import CORRUPT, DEFAULT_MAX_BYTES, check_declared, check_size, fail, read_text
 from .physical_file import PhysicalFile
+from .registry import read_file
 
 __all__ = ["DecodedSamples", "decode_file", "infer_vartype", "read_samples"]
 
@@ -256,9 +257,7 @@ def decode_file(
         vartype: ``"SPIN"`` or ``"BINARY"``; ``None`` infers it strictly.
         problems: decode only these problems of the batch (a ``[S, Q]`` table is used for each).
     """
-    from . import load
-
-    pf = physical if isinstance(physical, PhysicalFile) else load(physical, max_bytes=max_bytes)
+    pf = physical if isinstance(physical, PhysicalFile) else read_file(physical, max_bytes=max_bytes)
     if not isinstance(pf, PhysicalFile):
         raise FileFormatError(
             f"{physical}: is not a decodable physical file (it has no compiled record)",

@@ -13,13 +13,18 @@ problems, ``write_physical`` for compiled ones).
 
 from __future__ import annotations
 
+import os
+import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from ..errors import UnknownNameError
 from . import bqm_json, coo, ising_npz, ising_txt, lp, mtx, npz, pauli_json, qasm3
 
-__all__ = ["FORMATS", "FormatSpec", "register", "spec_for_suffix"]
+__all__ = ["FORMATS", "FormatSpec", "format_for_path", "read_file", "register", "spec_for_suffix"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +97,78 @@ for _spec in (
                qasm3.read, None, qasm3.write, ("gate", "simulator")),
 ):  # fmt: skip
     register(_spec)
+
+
+def _known() -> str:
+    return ", ".join(f"{s.name} ({'/'.join(s.suffixes)})" for s in FORMATS.values())
+
+
+def format_for_path(path: str | os.PathLike[str], format: str | None = None) -> str:
+    """The format name: ``format`` if given (validated), else inferred from the suffix.
+
+    >>> format_for_path("out/problem.mtx"), format_for_path("x.dat", "coo")
+    ('mtx', 'coo')
+    """
+    if format is not None:
+        if format not in FORMATS:
+            raise UnknownNameError(
+                f"unknown format {format!r}; known formats: {_known()}",
+                fix="pick one of the known formats",
+                name=format,
+                known=sorted(FORMATS),
+            )
+        return format
+    suffix = Path(path).suffix.lower()
+    for spec in FORMATS.values():
+        if suffix in spec.suffixes:
+            return spec.name
+    raise UnknownNameError(
+        f"cannot infer the format of {str(path)!r} from its suffix {suffix or '(none)'!r}; known formats: {_known()}",
+        fix="use one of the suffixes or pass format=... (--format on the command line)",
+        name=suffix,
+        known=sorted(FORMATS),
+    )
+
+
+_TAG = re.compile(rb"qama-compile/([a-z0-9-]{1,32})")
+_LEGACY_TAGS = {"bqm": "bqm-json", "pauli": "pauli-json", "ising": "ising-npz"}
+
+
+def _sniff(path: str | os.PathLike[str], candidates: list[FormatSpec]) -> FormatSpec:
+    """Of the formats sharing a suffix, the one the file's tag names (else the first; its reader reports)."""
+    if len(candidates) < 2:
+        return candidates[0]
+    names = {c.name: c for c in candidates}
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except (OSError, ValueError):
+        return candidates[0]
+    if head.startswith(b"PK"):
+        try:
+            with zipfile.ZipFile(path) as z:
+                members = set(z.namelist()[:64])
+        except Exception:  # only a sniff: the chosen reader validates and reports
+            return candidates[0]
+        if {"J.npy", "header.npy"} <= members and "ising-npz" in names:
+            return names["ising-npz"]
+        return candidates[0]
+    if head.startswith(b"# qama-compile ising") and "ising-txt" in names:
+        return names["ising-txt"]
+    found = _TAG.search(head)
+    if found:
+        tag = found.group(1).decode()
+        tag = _LEGACY_TAGS.get(tag, tag)
+        if tag in names:
+            return names[tag]
+    return candidates[0]
+
+
+def read_file(path: str | os.PathLike[str], *, format: str | None = None, max_bytes: int) -> Any:
+    """Read ``path`` with the reader of ``format`` (else of its suffix, told apart by the file's tag)."""
+    if format is not None:
+        spec = FORMATS[format_for_path(path, format)]
+    else:
+        spec = _sniff(path, spec_for_suffix(Path(path).suffix) or [FORMATS[format_for_path(path)]])
+    assert spec.read is not None
+    return spec.read(path, max_bytes=max_bytes)
