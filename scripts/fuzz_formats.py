@@ -8,7 +8,9 @@ negative, non-finite, deeply nested or oddly typed values; ``.npy`` headers decl
 shapes and dtypes; zip members compressed, corrupted, renamed or re-sized; text headers with
 declared sizes out of proportion; LP brackets, long and unusual names).
 
-Targets: ``bqm-json``, ``npz``, ``coo``, ``mtx``, ``lp`` (``qama_compile.formats.load``),
+Targets: ``bqm-json``, ``npz``, ``coo``, ``mtx``, ``lp`` and the physical ``ising-npz``,
+``ising-txt``, ``pauli-json``, ``qasm3`` (``qama_compile.formats.load``; physical seeds are files
+written by ``export_compiled``, with their compiled record, and by ``export_ir``),
 ``cli-input`` (``qama inspect FILE`` in-process: q/k/v and problem npz inputs) and
 ``dataset`` (``qama_compile.datasets.load_example(path=...)``).
 
@@ -58,13 +60,29 @@ MAX_CASE_BYTES = 1 << 20
 #: Extra bytes the ``cli-input`` target may use beyond the loader limit: ``qama inspect`` lowers
 #: the tensors it read (small here) and lowering allocates its JS workspace (16 MiB) up front.
 CLI_LOWERING_ALLOWANCE = 64 << 20
-TARGETS = ("bqm-json", "npz", "coo", "mtx", "lp", "cli-input", "dataset")
+TARGETS = (
+    "bqm-json",
+    "npz",
+    "coo",
+    "mtx",
+    "lp",
+    "ising-npz",
+    "ising-txt",
+    "pauli-json",
+    "qasm3",
+    "cli-input",
+    "dataset",
+)
 SUFFIX = {
     "bqm-json": ".json",
     "npz": ".npz",
     "coo": ".coo",
     "mtx": ".mtx",
     "lp": ".lp",
+    "ising-npz": ".npz",
+    "ising-txt": ".txt",
+    "pauli-json": ".json",
+    "qasm3": ".qasm",
     "cli-input": ".npz",
     "dataset": ".npz",
 }
@@ -175,6 +193,21 @@ def _seeds(target: str) -> list[tuple[str, bytes]]:
             save(obj, d / name, **kw)
             return (d / name).read_bytes()
 
+        def exported(obj: Any, name: str, **kw: Any) -> bytes:
+            from qama_compile.formats.physical import export_compiled, export_ir
+
+            (export_compiled if hasattr(obj, "decoder") else export_ir)(obj, d / name, **kw)
+            return (d / name).read_bytes()
+
+        physical = target in ("bqm-json", "lp", "ising-npz", "ising-txt", "pauli-json", "qasm3")
+        if physical:
+            from qama_compile.compiler import compile as compile_problem
+
+            small = lower_attention(*rng.normal(size=(3, 2, 1, 2, 3)), bits=1)  # B=2, 2 variables
+            annealer = compile_problem(small, target="chimera-c16", seed=0)
+            cim = compile_problem(small, target="cim-550", seed=0, allow_precision_loss=True)
+            one = compile_problem(small.select([0]), target="chimera-c16", seed=0)
+
         if target == "npz":
             out += [(".npz", saved(attention, "a.npz")), (".npz", saved(attention.ir, "b.npz"))]
             out += [(".npz", saved(spin, "c.npz"))]
@@ -182,6 +215,12 @@ def _seeds(target: str) -> list[tuple[str, bytes]]:
             out += [(".json", saved(single, "a.json")), (".json", saved(spin, "b.json"))]
             bqm = dimod.BinaryQuadraticModel({0: 1.0, 1: -1.0, "a": 0.5}, {(0, 1): 0.5, (1, "a"): 2.0}, 0.25, "SPIN")
             out.append((".json", json.dumps(bqm.to_serializable()).encode()))
+            out += [(".json", exported(annealer, "p.json")), (".json", exported(spin, "q.json"))]
+        elif target in ("ising-npz", "ising-txt", "pauli-json", "qasm3"):
+            suffix = SUFFIX[target]
+            fmt = {"format": target}
+            out += [(suffix, exported(annealer, "p" + suffix, **fmt)), (suffix, exported(cim, "c" + suffix, **fmt))]
+            out += [(suffix, exported(spin, "s" + suffix, **fmt))]
         elif target == "coo":
             out += [(".coo", saved(single, "a.coo")), (".coo", saved(spin, "b.coo"))]
         elif target == "mtx":
@@ -196,6 +235,7 @@ def _seeds(target: str) -> list[tuple[str, bytes]]:
             out += [(".lp", saved(single, "a.lp")), (".lp", saved(spin, "b.lp"))]
             text = (d / "a.lp").read_text().replace("Minimize", "Maximize")
             out.append((".lp", text.encode()))
+            out.append((".lp", exported(one, "p.lp")))
         elif target == "cli-input":
             buf = io.BytesIO()
             np.savez(buf, q=rng.normal(size=(2, 3, 4)), k=rng.normal(size=(2, 3, 4)), v=rng.normal(size=(2, 3, 4)))
@@ -449,11 +489,11 @@ def make_case(target: str, seed: int, case: int, seeds: list[tuple[str, bytes]])
     suffix, data = seeds[r.randrange(len(seeds))]
     structured = r.random() < 0.6
     try:
-        if structured and target == "bqm-json":
+        if structured and target in ("bqm-json", "pauli-json"):
             data = _json_mutation(data, r)
-        elif structured and target in ("npz", "cli-input", "dataset"):
+        elif structured and target in ("npz", "ising-npz", "cli-input", "dataset"):
             data = _npz_mutation(data, r)
-        elif structured and target in ("coo", "mtx", "lp"):
+        elif structured and target in ("coo", "mtx", "lp", "ising-txt", "qasm3"):
             data = _text_mutation(data, r, target)
     except Exception:  # a mutation that cannot apply leaves the seed as it is
         pass

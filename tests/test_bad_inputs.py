@@ -38,7 +38,7 @@ from qama_compile import (
 )
 from qama_compile.base.optional import optional_import
 from qama_compile.cli.main import main
-from qama_compile.formats import load, save
+from qama_compile.formats import FORMATS, load, save
 
 RNG = np.random.default_rng(7)
 Q = RNG.normal(size=(2, 3, 4))  # [H, N, d]
@@ -609,8 +609,10 @@ def test_unknown_file_format(small: qama_compile.AttentionProblem, tmp_path: Pat
         with pytest.raises(UnknownNameError) as exc:
             call()
         assert "cannot infer the format of" in str(exc.value)
-        assert "known formats: bqm-json (.json), npz (.npz), coo (.coo/.txt), mtx (.mtx), lp (.lp)" in str(exc.value)
-        assert exc.value.fields["known"] == ["bqm-json", "coo", "lp", "mtx", "npz"]
+        assert "known formats: bqm-json (.json), npz (.npz), coo (.coo/.txt), mtx (.mtx), lp (.lp), " in str(exc.value)
+        assert "ising-txt (.txt), pauli-json (.json), qasm3 (.qasm/.qasm3)" in str(exc.value)
+        assert exc.value.fields["known"] == sorted(FORMATS)
+        assert {"bqm-json", "coo", "lp", "mtx", "npz", "ising-npz", "ising-txt", "pauli-json", "qasm3"} <= set(FORMATS)
     with pytest.raises(UnknownNameError, match="unknown format 'qubo'; known formats"):
         load(tmp_path / name, format="qubo")
 

@@ -35,6 +35,8 @@ examples:
 
 formats: bqm-json (.json), npz (.npz, whole batch), coo (.coo/.txt), mtx (.mtx), lp (.lp).
 Single-problem formats write one file per problem (<stem>_b<i>) unless --index is given.
+With --target: bqm-json, ising-npz, ising-txt, pauli-json, qasm3, lp; the file carries the
+embedding and every decode step, so 'qama decode FILE SAMPLES -o masks.npz' works on it alone.
 Variables per problem: H*N*q; couplers: H*(Nq)(Nq-1)/2 dense + H(H-1)/2*N*q head penalty.
 """
 

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ..base.jsonutil import to_jsonable
-from ..core.decode import DecodeStep, as_batched_samples, decode_samples_with_info, select_steps
+from ..core.decode import DecodeStep, decode_physical
 from ..core.ir import QuadraticIR, Vartype
 from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError
@@ -90,31 +90,14 @@ class CompiledProblem:
         ``info`` has ``logical_energies [B', S]`` (recomputed from the logical IR) and what
         the decoders report (e.g. ``chain_break_fraction [B']``).
         """
-        b = self.physical.batch_size
-        idx = np.arange(b) if problems is None else np.atleast_1d(np.asarray(problems, dtype=np.int64))
-        if idx.size and (idx.min() < 0 or idx.max() >= b):
-            raise InvalidInputError(f"problem index out of range for a batch of {b}", fix=f"use indices in 0..{b - 1}")
-        q = self.physical.num_variables
-        x = as_batched_samples(physical_samples, idx.size)
-        if x.shape[0] != idx.size or x.shape[2] != q:
-            raise InvalidInputError(
-                f"physical samples must be [S, {q}] or [{idx.size}, S, {q}], got {np.shape(physical_samples)}",
-                fix="order the columns like CompiledProblem.qubits",
-            )
-        lo = -1 if vartype == "SPIN" else 0
-        valid = (x == lo) | (x == 1)
-        if not valid.all():
-            raise InvalidInputError(
-                f"physical samples must be {lo} or 1 ({vartype}), got {x[~valid][:5].tolist()}",
-                fix="pass vartype='BINARY' for 0/1 samples" if vartype == "SPIN" else "pass vartype='SPIN' for +-1",
-            )
-        spins = (2 * x.astype(np.int8) - 1).astype(np.int8) if vartype == "BINARY" else x.astype(np.int8)
-        steps = self.decoder if problems is None else select_steps(self.decoder, idx)
-        logical, info = decode_samples_with_info(steps, spins)
-        logical = logical.astype(np.int8)
-        sub = self.logical if problems is None else self.logical.select(idx)
-        info["logical_energies"] = sub.energies(logical) if logical.shape[1] else np.zeros((idx.size, 0))
-        return logical, info
+        return decode_physical(
+            self.decoder,
+            self.logical,
+            self.physical.num_variables,
+            physical_samples,
+            vartype=vartype,
+            problems=problems,
+        )
 
     def weights(
         self, physical_samples: ArrayLike, *, vartype: Vartype = "SPIN", problems: Sequence[int] | None = None

@@ -34,9 +34,14 @@ __all__ = [
     "UnembedMethod",
     "VartypeChange",
     "as_batched_samples",
+    "decode_physical",
     "decode_samples",
     "decode_samples_with_info",
     "select_steps",
+    "step_from_data",
+    "step_to_data",
+    "steps_from_data",
+    "steps_to_data",
 ]
 
 UnembedMethod = Literal["majority", "discard", "weighted_random"]
@@ -286,3 +291,194 @@ class AncillaGauge(DecodeStep):
         total = anc.sum(axis=2, keepdims=True, dtype=np.int64)
         gauge = np.where(total == 0, anc[:, :, :1], np.sign(total))
         return (x[:, :, : self.ancilla] * gauge).astype(np.int8)
+
+
+# --------------------------------------------------------------------------- steps as plain JSON data
+_STEP_TYPES: dict[str, type[DecodeStep]] = {
+    "VartypeChange": VartypeChange,
+    "FixVariables": FixVariables,
+    "ChainEmbedding": ChainEmbedding,
+    "AncillaGauge": AncillaGauge,
+}
+_STEP_KEYS: dict[str, frozenset[str]] = {
+    "VartypeChange": frozenset({"type", "source", "target"}),
+    "FixVariables": frozenset({"type", "indices", "values", "num_variables"}),
+    "ChainEmbedding": frozenset({"type", "qubits", "chain_of", "num_logical", "method", "seed"}),
+    "AncillaGauge": frozenset({"type", "ancilla", "count"}),
+}
+
+
+def step_to_data(step: DecodeStep) -> dict[str, Any]:
+    """A decode step as plain JSON data (lists of ints, strings); :func:`step_from_data` reads it back.
+
+    >>> step_to_data(AncillaGauge(ancilla=2))
+    {'type': 'AncillaGauge', 'ancilla': 2, 'count': 1}
+    >>> step_from_data(step_to_data(VartypeChange(source="BINARY", target="SPIN")))
+    VartypeChange(source='BINARY', target='SPIN')
+    """
+    if isinstance(step, VartypeChange):
+        return {"type": "VartypeChange", "source": step.source, "target": step.target}
+    if isinstance(step, FixVariables):
+        return {
+            "type": "FixVariables",
+            "indices": step.indices.tolist(),
+            "values": step.values.astype(np.int64).tolist(),
+            "num_variables": int(step.num_variables),
+        }
+    if isinstance(step, ChainEmbedding):
+        return {
+            "type": "ChainEmbedding",
+            "qubits": step.qubits.tolist(),
+            "chain_of": step.chain_of.tolist(),
+            "num_logical": int(step.num_logical),
+            "method": step.method,
+            "seed": None if step.seed is None else int(step.seed),
+        }
+    if isinstance(step, AncillaGauge):
+        return {"type": "AncillaGauge", "ancilla": int(step.ancilla), "count": int(step.count)}
+    raise InvalidInputError(
+        f"decode step {type(step).__name__} has no data form",
+        fix=f"use the built-in steps ({', '.join(_STEP_TYPES)}) or add a data form for it",
+    )
+
+
+def _bad(what: str) -> InvalidInputError:
+    return InvalidInputError(f"decode step: {what}", fix="the decode steps are corrupt; re-export the file")
+
+
+def _int(value: Any, what: str, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= int(value) <= hi:
+        raise _bad(f"{what} must be an integer in {lo}..{hi}, got {str(value)[:40]!r}")
+    return int(value)
+
+
+def _ints(value: Any, what: str, lo: int, hi: int, ndim: int = 1) -> NDArray[np.int64]:
+    if not isinstance(value, list):
+        raise _bad(f"{what} must be a list of integers")
+    try:
+        arr = np.asarray(value) if value else np.zeros((0,) * ndim, dtype=np.int64)
+    except (ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise _bad(f"{what} is not a list of integers ({type(exc).__name__})") from None
+    if arr.size == 0:
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iu" or arr.ndim != ndim:
+        raise _bad(f"{what} must be a {ndim}-D list of integers")
+    if arr.size and (int(arr.min()) < lo or int(arr.max()) > hi):
+        raise _bad(f"{what} holds values outside {lo}..{hi}")
+    return arr.astype(np.int64)
+
+
+def step_from_data(data: Any, *, max_variables: int = 1 << 31) -> DecodeStep:
+    """The decode step of :func:`step_to_data` output, validated (sizes bounded by ``max_variables``).
+
+    Raises:
+        InvalidInputError: unknown type, missing or extra keys, wrong types, values out of range.
+
+    >>> step_from_data({"type": "AncillaGauge", "ancilla": -1, "count": 1})
+    Traceback (most recent call last):
+    ...
+    qama_compile.errors.InvalidInputError: decode step: ancilla must be an integer in 0..2147483648, got '-1'; \
+fix: the decode steps are corrupt; re-export the file
+    """
+    if not isinstance(data, dict) or data.get("type") not in _STEP_TYPES:
+        kind = data.get("type") if isinstance(data, dict) else type(data).__name__
+        raise _bad(f"unknown type {str(kind)[:40]!r} (known: {', '.join(_STEP_TYPES)})")
+    kind = str(data["type"])
+    if set(data) != _STEP_KEYS[kind]:
+        raise _bad(f"{kind} needs exactly the keys {sorted(_STEP_KEYS[kind])}, got {sorted(map(str, data))[:10]}")
+    top = int(max_variables)
+    if kind == "VartypeChange":
+        if data["source"] not in ("BINARY", "SPIN") or data["target"] not in ("BINARY", "SPIN"):
+            raise _bad("VartypeChange source and target must be 'BINARY' or 'SPIN'")
+        return VartypeChange(source=data["source"], target=data["target"])
+    if kind == "AncillaGauge":
+        ancilla = _int(data["ancilla"], "ancilla", 0, top)
+        return AncillaGauge(ancilla=ancilla, count=_int(data["count"], "count", 1, top))
+    if kind == "FixVariables":
+        n = _int(data["num_variables"], "num_variables", 0, top)
+        idx = _ints(data["indices"], "indices", 0, n - 1)
+        if np.unique(idx).size != idx.size:
+            raise _bad("FixVariables indices repeat")
+        raw = data["values"]
+        ndim = 2 if isinstance(raw, list) and raw and isinstance(raw[0], list) else 1
+        vals = _ints(raw, "values", -1, 1, ndim)
+        if vals.shape[-1] != idx.size and not (vals.size == 0 and idx.size == 0):
+            raise _bad(f"FixVariables has {idx.size} indices but values of shape {vals.shape}")
+        return FixVariables(indices=idx, values=vals.reshape(*vals.shape[:-1], idx.size), num_variables=n)
+    num_logical = _int(data["num_logical"], "num_logical", 0, top)
+    qubits = _ints(data["qubits"], "qubits", 0, 2**62)
+    chain_of = _ints(data["chain_of"], "chain_of", 0, max(num_logical - 1, 0))
+    if qubits.size != chain_of.size or (qubits.size == 0) != (num_logical == 0):
+        raise _bad(f"ChainEmbedding has {qubits.size} qubits and {chain_of.size} chain entries")
+    if np.unique(qubits).size != qubits.size:
+        raise _bad("ChainEmbedding uses a qubit twice")
+    if np.any(np.diff(chain_of) < 0) or np.bincount(chain_of, minlength=num_logical).min(initial=1) == 0:
+        raise _bad("ChainEmbedding chains must be sorted and non-empty")
+    method, seed = data["method"], data["seed"]
+    if method not in UNEMBED_METHODS:
+        raise _bad(f"unembed method must be one of {UNEMBED_METHODS}")
+    if seed is not None:
+        seed = _int(seed, "seed", 0, 2**63 - 1)
+    return ChainEmbedding(qubits=qubits, chain_of=chain_of, num_logical=num_logical, method=method, seed=seed)
+
+
+def steps_to_data(steps: Sequence[DecodeStep]) -> list[dict[str, Any]]:
+    """:func:`step_to_data` of every step, in pipeline order."""
+    return [step_to_data(s) for s in steps]
+
+
+def steps_from_data(data: Any, *, max_variables: int = 1 << 31, max_steps: int = 64) -> tuple[DecodeStep, ...]:
+    """:func:`step_from_data` of every entry of a list (at most ``max_steps``)."""
+    if not isinstance(data, list) or len(data) > max_steps:
+        raise _bad(f"the decoder must be a list of at most {max_steps} steps")
+    return tuple(step_from_data(d, max_variables=max_variables) for d in data)
+
+
+# --------------------------------------------------------------------------- physical samples -> logical
+def decode_physical(
+    decoder: Sequence[DecodeStep],
+    logical: Any,
+    num_qubits: int,
+    physical_samples: ArrayLike,
+    *,
+    vartype: Vartype = "SPIN",
+    problems: Sequence[int] | None = None,
+) -> tuple[NDArray[np.int8], dict[str, Any]]:
+    """Physical samples ``[B', S, Q]`` / ``[S, Q]`` -> logical samples ``[B', S, V]`` and info.
+
+    The one implementation behind :meth:`CompiledProblem.decode
+    <qama_compile.compiler.compiled.CompiledProblem.decode>` and the loaded physical files:
+    values are checked (``-1/+1`` for SPIN, ``0/1`` for BINARY), the steps applied in reverse,
+    and ``info["logical_energies"] [B', S]`` recomputed from ``logical`` (a ``QuadraticIR``).
+
+    >>> from qama_compile.ir import QuadraticIR
+    >>> ir = QuadraticIR.from_coo(linear=[1.0, -1.0])
+    >>> x, info = decode_physical([VartypeChange(source="BINARY", target="SPIN")], ir, 2, [[1, -1]])
+    >>> x.tolist(), info["logical_energies"].tolist()
+    ([[[1, 0]]], [[1.0]])
+    """
+    b = logical.batch_size
+    idx = np.arange(b) if problems is None else np.atleast_1d(np.asarray(problems, dtype=np.int64))
+    if idx.size and (idx.min() < 0 or idx.max() >= b):
+        raise InvalidInputError(f"problem index out of range for a batch of {b}", fix=f"use indices in 0..{b - 1}")
+    q = int(num_qubits)
+    x = as_batched_samples(physical_samples, idx.size)
+    if x.shape[0] != idx.size or x.shape[2] != q:
+        raise InvalidInputError(
+            f"physical samples must be [S, {q}] or [{idx.size}, S, {q}], got {np.shape(physical_samples)}",
+            fix="order the columns like the physical problem's qubits (CompiledProblem.qubits)",
+        )
+    lo = -1 if vartype == "SPIN" else 0
+    valid = (x == lo) | (x == 1)
+    if not valid.all():
+        raise InvalidInputError(
+            f"physical samples must be {lo} or 1 ({vartype}), got {x[~valid][:5].tolist()}",
+            fix="pass vartype='BINARY' for 0/1 samples" if vartype == "SPIN" else "pass vartype='SPIN' for +-1",
+        )
+    spins = (2 * x.astype(np.int8) - 1).astype(np.int8) if vartype == "BINARY" else x.astype(np.int8)
+    steps = tuple(decoder) if problems is None else select_steps(decoder, idx)
+    out, info = decode_samples_with_info(steps, spins)
+    out = out.astype(np.int8)
+    sub = logical if problems is None else logical.select(idx)
+    info["logical_energies"] = sub.energies(out) if out.shape[1] else np.zeros((idx.size, 0))
+    return out, info

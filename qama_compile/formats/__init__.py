@@ -1,14 +1,24 @@
 """File formats: save and load QAMA problems and IRs, versioned, atomic, without pickle.
 
-=========  ===========  ===============  ============================================
-format     suffixes     problems/file    content
-=========  ===========  ===============  ============================================
-bqm-json   .json        one              dimod ``to_serializable`` in an envelope
-npz        .npz         whole batch      IR arrays (+ J, h, attention, parameters)
-coo        .coo, .txt   one              ``# key: value`` header, ``i j bias`` lines
-mtx        .mtx         one              Matrix Market upper-triangular QUBO
-lp         .lp          one              CPLEX LP via qiskit-optimization (12 decimals)
-=========  ===========  ===============  ============================================
+==========  =============  ========  ===========================================================
+format      suffixes       holds     content
+==========  =============  ========  ===========================================================
+bqm-json    .json          both      dimod ``to_serializable`` in an envelope (logical: one problem)
+npz         .npz           logical   IR arrays of the whole batch (+ J, h, attention, parameters)
+coo         .coo, .txt     logical   ``# key: value`` header, ``i j bias`` lines
+mtx         .mtx           logical   Matrix Market upper-triangular QUBO
+lp          .lp            both      CPLEX LP via ``dimod.lp`` (exact)
+ising-npz   .npz           physical  Ising arrays, integer DAC codes when quantized
+ising-txt   .txt           physical  ``problem i j value`` lines, qubit ids in the header
+pauli-json  .json          physical  Pauli-Z terms and the qubit order
+qasm3       .qasm, .qasm3  physical  QAOA circuit (OpenQASM 3) + the problem as data
+==========  =============  ========  ===========================================================
+
+One registry (:mod:`qama_compile.formats.registry`) lists them all; :func:`load` reads every
+file written by :func:`save` (logical) or :func:`~qama_compile.formats.physical.export_compiled`
+(physical: a :class:`~qama_compile.formats.physical_file.PhysicalFile` that decodes samples
+by itself; see :mod:`qama_compile.formats.physical_file`). Where several formats share a
+suffix (``.json``, ``.npz``, ``.txt``), :func:`load` tells them apart by the file's format tag.
 
 Single-problem formats take ``index``; for a batch of ``B > 1`` with ``index=None``,
 :func:`save` writes one file per problem, ``name_b0.json``, ``name_b1.json`` ..., as one
@@ -39,76 +49,32 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..base.atomic import atomic_file_set, check_output_path
 from ..base.memory import check_memory, writer_bytes
 from ..core.ir import QuadraticIR
 from ..core.problem import AttentionProblem
-from ..errors import InvalidInputError, UnknownNameError
-from . import bqm_json, coo, lp, mtx, npz
+from ..errors import InvalidInputError
+from . import npz
 from ._base import DEFAULT_MAX_BYTES, VERSION, count_couplings, index_of
+from .decode_file import DecodedSamples, decode_file, read_samples
+from .physical_file import PhysicalFile
+from .registry import FORMATS, FormatSpec, format_for_path, read_file
 
-__all__ = ["DEFAULT_MAX_BYTES", "FORMATS", "VERSION", "FormatSpec", "format_for_path", "load", "save"]
-
-
-@dataclass(frozen=True)
-class FormatSpec:
-    """A registered file format."""
-
-    name: str
-    suffixes: tuple[str, ...]
-    batch: bool  # True: the whole batch in one file; False: one problem per file
-    description: str
-
-
-FORMATS: dict[str, FormatSpec] = {
-    "bqm-json": FormatSpec("bqm-json", (".json",), False, "dimod BQM JSON (to_serializable) in an envelope"),
-    "npz": FormatSpec("npz", (".npz",), True, "numpy archive of the whole batch, no pickle"),
-    "coo": FormatSpec("coo", (".coo", ".txt"), False, "text: '#' header, then 'i j bias' lines"),
-    "mtx": FormatSpec("mtx", (".mtx",), False, "Matrix Market upper-triangular QUBO"),
-    "lp": FormatSpec("lp", (".lp",), False, "CPLEX LP (qiskit-optimization / docplex)"),
-}
-
-_WRITERS: dict[str, Callable[[QuadraticIR, str | os.PathLike[str], int], None]] = {
-    "bqm-json": bqm_json.write,
-    "coo": coo.write,
-    "mtx": mtx.write,
-    "lp": lp.write,
-}
-
-
-def _known() -> str:
-    return ", ".join(f"{s.name} ({'/'.join(s.suffixes)})" for s in FORMATS.values())
-
-
-def format_for_path(path: str | os.PathLike[str], format: str | None = None) -> str:
-    """The format name: ``format`` if given (validated), else inferred from the suffix.
-
-    >>> format_for_path("out/problem.mtx"), format_for_path("x.dat", "coo")
-    ('mtx', 'coo')
-    """
-    if format is not None:
-        if format not in FORMATS:
-            raise UnknownNameError(
-                f"unknown format {format!r}; known formats: {_known()}",
-                fix="pick one of the known formats",
-                name=format,
-                known=sorted(FORMATS),
-            )
-        return format
-    suffix = Path(path).suffix.lower()
-    for spec in FORMATS.values():
-        if suffix in spec.suffixes:
-            return spec.name
-    raise UnknownNameError(
-        f"cannot infer the format of {str(path)!r} from its suffix {suffix or '(none)'!r}; known formats: {_known()}",
-        fix="use one of the suffixes or pass format=... (--format on the command line)",
-        name=suffix,
-        known=sorted(FORMATS),
-    )
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "FORMATS",
+    "VERSION",
+    "DecodedSamples",
+    "FormatSpec",
+    "PhysicalFile",
+    "decode_file",
+    "format_for_path",
+    "load",
+    "read_samples",
+    "save",
+]
 
 
 def save(
@@ -143,6 +109,13 @@ def save(
             fix="lower attention tensors with qama_compile.lower_attention first",
         )
     fmt = format_for_path(path, format)
+    if not FORMATS[fmt].logical:
+        raise InvalidInputError(
+            f"{fmt} is a physical format: it holds a problem compiled for a target",
+            fix="compile first and write with qama_compile.formats.physical.export_compiled (CLI: qama compile "
+            "--target T -o FILE), or pick a logical format: "
+            + ", ".join(s.name for s in FORMATS.values() if s.logical),
+        )
     target = check_output_path(path)
     ir = obj.ir if isinstance(obj, AttentionProblem) else obj
     if FORMATS[fmt].batch:
@@ -153,7 +126,8 @@ def save(
         _check_writer(fmt, ir, range(ir.batch_size))
         npz.write(obj, target)
         return target
-    write = _WRITERS[fmt]
+    write = FORMATS[fmt].write
+    assert write is not None
     if index is not None or ir.batch_size == 1:
         i = index_of(ir, index)
         _check_writer(fmt, ir, [i])
@@ -183,26 +157,20 @@ def load(
     *,
     format: str | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
-) -> QuadraticIR | AttentionProblem:
-    """Read a file written by :func:`save`.
+) -> QuadraticIR | AttentionProblem | PhysicalFile:
+    """Read any file of :data:`FORMATS`: written by :func:`save` or by a physical export.
 
     ``npz`` files give back what was saved (an :class:`AttentionProblem` or a batched
     :class:`QuadraticIR`); the single-problem formats give a :class:`QuadraticIR` with
-    ``batch_size == 1``. Files over ``max_bytes`` (default 1 GiB) are refused before reading;
-    every declared size is checked against the bytes present and the loader's memory limit
-    before anything is allocated.
+    ``batch_size == 1``; a physical file written from a compiled problem gives a
+    :class:`~qama_compile.formats.physical_file.PhysicalFile` (``decode()``, logical energies,
+    masks), one written from an IR alone its physical :class:`QuadraticIR`. Files over
+    ``max_bytes`` (default 1 GiB) are refused before reading; every declared size is checked
+    against the bytes present and the loader's memory limit before anything is allocated.
 
     Raises:
         FileFormatError: corrupt, truncated, inconsistent, wrong format or version, oversized,
             pickled; the message names the path and the field, and ends with the fix.
         UnknownNameError: the format cannot be inferred or is unknown.
     """
-    fmt = format_for_path(path, format)
-    readers: dict[str, Callable[..., QuadraticIR | AttentionProblem]] = {
-        "npz": npz.read,
-        "bqm-json": bqm_json.read,
-        "coo": coo.read,
-        "mtx": mtx.read,
-        "lp": lp.read,
-    }
-    return readers[fmt](path, max_bytes=max_bytes)
+    return read_file(path, format=format, max_bytes=max_bytes)

@@ -31,7 +31,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..base.atomic import atomic_write
+from ..base.atomic import atomic_write, atomic_write_text
 from ..base.jsonutil import to_jsonable
 from ..base.safeload import json_depth, loads_json
 from ..core.ir import QuadraticIR
@@ -55,6 +55,7 @@ from ._base import (
     text_of,
     write_labels,
 )
+from .physical_file import LEGACY_FIX, PhysicalFile, open_physical
 from .validate import as_float, as_int, as_text, float_array, int_array
 
 NAME = "bqm-json"
@@ -157,23 +158,10 @@ def _label_fields(path: str | os.PathLike[str], value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> QuadraticIR:
-    """Read a file written by :func:`write` (or a plain dimod BQM JSON file), validating every field."""
-    size = check_size(path, max_bytes)
-    check_declared(
-        path, JSON_OBJECT_BYTES_PER_BYTE * size, file_size=size, fmt=NAME, field="(whole file)", what="JSON text"
-    )
-    obj = loads_json(read_text(path, NAME, fix=CORRUPT), path=path, fmt=NAME)
-    if not isinstance(obj, dict):
-        fail(path, "is JSON but not a qama-compile bqm-json object", fmt=NAME)
-    plain = "format" not in obj and obj.get("type") == "BinaryQuadraticModel"
-    if plain:
-        bqm: Any = obj
-        prefix = ""
-    else:
-        check_version(path, NAME, obj.get("format"), obj.get("version"))
-        bqm = obj.get("bqm")
-        prefix = "bqm."
+def _bqm_arrays(
+    path: str | os.PathLike[str], bqm: Any, prefix: str
+) -> tuple[str, list[Any], NDArray[np.float64], NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], float]:
+    """Validated arrays of one dimod BQM serialization: vartype, labels, linear, rows, cols, data, offset."""
     if not isinstance(bqm, dict) or bqm.get("type") != "BinaryQuadraticModel":
         fail(path, "is not a dimod BinaryQuadraticModel serialization", fmt=NAME, field="bqm")
     schema = bqm.get("version")
@@ -188,8 +176,6 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     vartype = as_text(
         path, bqm.get("variable_type"), fmt=NAME, field=prefix + "variable_type", choices=("BINARY", "SPIN")
     )
-    if not plain and "vartype" in obj and obj["vartype"] != vartype:
-        fail(path, f"{short(obj['vartype'])} differs from bqm.variable_type {vartype!r}", fmt=NAME, field="vartype")
     raw_labels = bqm.pop("variable_labels", None)
     if not isinstance(raw_labels, list):
         fail(path, f"must be a list, got {type(raw_labels).__name__}", fmt=NAME, field=prefix + "variable_labels")
@@ -226,6 +212,40 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     cols = int_array(path, take("quadratic_tail"), fmt=NAME, field=prefix + "quadratic_tail", shape=(e,), lo=0, hi=v)
     data = float_array(path, take("quadratic_biases"), fmt=NAME, field=prefix + "quadratic_biases", shape=(e,))
     offset = as_float(path, bqm.get("offset", 0.0), fmt=NAME, field=prefix + "offset")
+    return vartype, raw_labels, linear, rows, cols, data, offset
+
+
+def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> QuadraticIR | PhysicalFile:
+    """Read a file written by :func:`write` or :func:`write_physical` (or a plain dimod BQM JSON file).
+
+    Every field is validated; a physical file gives a :class:`PhysicalFile` when it carries the
+    compiled record, else the physical IR.
+    """
+    size = check_size(path, max_bytes)
+    check_declared(
+        path, JSON_OBJECT_BYTES_PER_BYTE * size, file_size=size, fmt=NAME, field="(whole file)", what="JSON text"
+    )
+    obj = loads_json(read_text(path, NAME, fix=CORRUPT), path=path, fmt=NAME)
+    if not isinstance(obj, dict):
+        fail(path, "is JSON but not a qama-compile bqm-json object", fmt=NAME)
+    plain = "format" not in obj and obj.get("type") == "BinaryQuadraticModel"
+    if obj.get("format") == PREFIX + "bqm":
+        fail(path, "is a physical bqm-json file of qama-compile 0.x (no embedding, no decode data)", fmt=NAME,
+             fix=LEGACY_FIX.format(suffix=".json"))  # fmt: skip
+    if not plain and "problems" in obj:
+        check_version(path, NAME, obj.get("format"), obj.get("version"))
+        return _read_physical(path, obj, size)
+    if plain:
+        bqm: Any = obj
+        prefix = ""
+    else:
+        check_version(path, NAME, obj.get("format"), obj.get("version"))
+        bqm = obj.get("bqm")
+        prefix = "bqm."
+    vartype, raw_labels, linear, rows, cols, data, offset = _bqm_arrays(path, bqm, prefix)
+    if not plain and "vartype" in obj and obj["vartype"] != vartype:
+        fail(path, f"{short(obj['vartype'])} differs from bqm.variable_type {vartype!r}", fmt=NAME, field="vartype")
+    v = len(raw_labels)
     meta: dict[str, Any] = {}
     if plain:
         labels, fields, order = _plain_labels(path, raw_labels)
@@ -255,3 +275,65 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         label_fields=fields,
         meta=meta,
     )
+
+
+# --------------------------------------------------------------------------- physical files (a batch, by qubit)
+def write_physical(ir: QuadraticIR, path: str | os.PathLike[str], *, head: dict[str, Any], record: Any = None) -> None:
+    """Write the SPIN batch ``ir`` (labelled by qubit): one dimod serialization per problem, and the record."""
+    from ..core.convert import ir_to_bqm
+
+    problems = [ir_to_bqm(ir, b, vartype="SPIN").to_serializable() for b in range(ir.batch_size)]
+    doc = {"format": PREFIX + NAME, "version": VERSION, "kind": "physical", **head, "problems": problems,
+           "compiled": record}  # fmt: skip
+    atomic_write_text(path, json.dumps(to_jsonable(doc), allow_nan=False))
+
+
+def _read_physical(path: str | os.PathLike[str], obj: dict[str, Any], size: int) -> QuadraticIR | PhysicalFile:
+    problems = obj.get("problems")
+    if not isinstance(problems, list) or not problems:
+        fail(path, "must be a non-empty list of dimod BQM serializations", fmt=NAME, field="problems")
+    b = len(problems)
+    linear: list[NDArray[np.float64]] = []
+    keys, which, values, offsets = [], [], [], []
+    qubits: NDArray[np.int64] | None = None
+    for i, bqm in enumerate(problems):  # one problem at a time; its arrays are vectorised
+        vartype, raw, lin, rows, cols, data, offset = _bqm_arrays(path, bqm, f"problems[{i}].")
+        if vartype != "SPIN":
+            fail(path, "a physical problem must be SPIN", fmt=NAME, field=f"problems[{i}].variable_type")
+        labels = int_array(path, raw, fmt=NAME, field=f"problems[{i}].variable_labels", lo=0, hi=2**62)
+        if qubits is None:
+            if labels.ndim != 1 or np.unique(labels).size != labels.size:
+                fail(path, "must be distinct qubit ids", fmt=NAME, field="problems[0].variable_labels")
+            qubits = labels
+        elif not np.array_equal(labels, qubits):
+            fail(path, "every problem must list the same qubits in the same order", fmt=NAME,
+                 field=f"problems[{i}].variable_labels")  # fmt: skip
+        q = qubits.size
+        if rows.size and np.any(rows == cols):
+            fail(path, "couples a qubit with itself", fmt=NAME, field=f"problems[{i}].quadratic_head")
+        lo, hi = np.minimum(rows, cols), np.maximum(rows, cols)
+        linear.append(lin)
+        keys.append(lo * q + hi)
+        which.append(np.full(lo.size, i, dtype=np.int64))
+        values.append(data)
+        offsets.append(offset)
+    assert qubits is not None
+    q = qubits.size
+    uniq, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    check_declared(path, 8 * b * (uniq.size + q), file_size=size, fmt=NAME, field="problems",
+                   what=f"{b} problems of {q} qubits and {uniq.size} couplers")  # fmt: skip
+    merged = np.zeros((b, uniq.size))
+    np.add.at(merged, (np.concatenate(which), inverse), np.concatenate(values))
+    ir = build_ir(
+        path,
+        NAME,
+        linear=np.stack(linear),
+        rows=uniq // max(q, 1),
+        cols=uniq % max(q, 1),
+        data=merged,
+        offset=offsets,
+        vartype="SPIN",
+        labels=qubits.reshape(q, 1),
+        label_fields=("qubit",),
+    )
+    return open_physical(path, ir, obj.get("compiled"), fmt=NAME)

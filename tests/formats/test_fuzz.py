@@ -22,12 +22,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qama_compile import lower_attention
+from qama_compile.compiler import compile
 from qama_compile.core.ir import QuadraticIR
 from qama_compile.core.problem import AttentionProblem
 from qama_compile.errors import FileFormatError
-from qama_compile.formats import load, save
+from qama_compile.formats import PhysicalFile, load, save
+from qama_compile.formats.physical import export_compiled
 
 SUFFIXES = [".json", ".npz", ".coo", ".mtx", ".lp"]
+#: Physical files (with their compiled record): name -> export format.
+PHYSICAL = {"p.json": "bqm-json", "p.npz": "ising-npz", "p.txt": "ising-txt", "g.json": "pauli-json",
+            "p.qasm": "qasm3", "p.lp": "lp"}  # fmt: skip
 ROOT = Path(__file__).resolve().parents[2]
 FUZZER = ROOT / "scripts" / "fuzz_formats.py"
 CORPUS = Path(__file__).resolve().parent / "corpus"
@@ -51,11 +56,14 @@ def _run_fuzzer(tmp_path: Path, *args: str) -> dict:  # type: ignore[type-arg]
     return result  # type: ignore[no-any-return]
 
 
+PHYSICAL_TARGETS = {"ising-npz", "ising-txt", "pauli-json", "qasm3"}
+
+
 def test_corpus_replays_cleanly(tmp_path: Path) -> None:
-    files = [f for f in CORPUS.iterdir() if f.suffix in {".json", ".npz", ".coo", ".mtx", ".lp"}]
+    files = [f for f in CORPUS.iterdir() if f.suffix in {".json", ".npz", ".coo", ".mtx", ".lp", ".txt", ".qasm"}]
     result = _run_fuzzer(tmp_path, "--replay", str(CORPUS))
     assert sum(sum(c.values()) for c in result["counts"].values()) == len(files) >= 60
-    assert set(result["counts"]) == {"bqm-json", "npz", "coo", "mtx", "lp", "cli-input", "dataset"}
+    assert set(result["counts"]) == {"bqm-json", "npz", "coo", "mtx", "lp", "cli-input", "dataset"} | PHYSICAL_TARGETS
 
 
 @pytest.mark.slow
@@ -75,7 +83,11 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     d = tmp_path_factory.mktemp("fuzz")
     for suffix in SUFFIXES:
         save(_PROBLEM, d / f"orig{suffix}")
-    return d, {s: (d / f"orig{s}").read_bytes() for s in SUFFIXES}
+    originals = {s: (d / f"orig{s}").read_bytes() for s in SUFFIXES}
+    compiled = compile(_PROBLEM.select([0]), target="chimera-c16", seed=0)
+    for name, fmt in PHYSICAL.items():
+        originals[name] = export_compiled(compiled, d / name, format=fmt).read_bytes()
+    return d, originals
 
 
 mutations = st.one_of(
@@ -85,7 +97,7 @@ mutations = st.one_of(
 )
 
 
-@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("suffix", SUFFIXES + list(PHYSICAL))
 @settings(max_examples=25, deadline=None)
 @given(mutation=mutations)
 def test_mutated_files_fail_cleanly(
@@ -101,14 +113,14 @@ def test_mutated_files_fail_cleanly(
         data = data[:at] + payload + data[at + len(payload) :]
     else:
         data = data[:at] + payload + data[at:]
-    path = directory / f"mutated{suffix}"
+    path = directory / ("mutated" + (suffix if suffix.startswith(".") else Path(suffix).suffix))
     path.write_bytes(data)
     try:
         obj = load(path)
     except FileFormatError as exc:
         assert str(path) in str(exc)
         return
-    assert isinstance(obj, (QuadraticIR, AttentionProblem))  # a harmless change (e.g. in a comment)
+    assert isinstance(obj, (QuadraticIR, AttentionProblem, PhysicalFile))  # a harmless change (e.g. in a comment)
 
 
 def test_truncated_mtx_number_does_not_crash(tmp_path: Path) -> None:

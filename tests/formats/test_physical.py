@@ -26,7 +26,7 @@ def test_bqm_json_roundtrip_energies(problem, tmp_path: Path) -> None:  # type: 
     cp = compile(problem, target="chimera-c16", seed=0)
     path = export_compiled(cp, tmp_path / "p.json")
     doc = json.loads(path.read_text())
-    assert doc["format"] == "qama-compile/bqm" and doc["target"] == "chimera-c16" and len(doc["problems"]) == 2
+    assert doc["format"] == "qama-compile/bqm-json" and doc["target"] == "chimera-c16" and len(doc["problems"]) == 2
     spins = np.random.default_rng(0).choice([-1, 1], size=(4, cp.num_qubits))
     for b, ser in enumerate(doc["problems"]):
         bqm = dimod.BinaryQuadraticModel.from_serializable(ser)
@@ -41,7 +41,7 @@ def test_cim_integer_matrix_npz_and_txt(problem, tmp_path: Path) -> None:  # typ
     with np.load(export_compiled(cp, tmp_path / "p.npz")) as f:
         assert f["J"].dtype == np.int64 and np.abs(f["J"]).max() <= 127 and np.abs(f["h"]).max() <= 127
         header = json.loads(str(f["header"]))
-        assert header["integer"] and header["target"] == "cim-550"
+        assert header["integer"] and header["target"] == "cim-550" and header["format"] == "qama-compile/ising-npz"
         j_step = float(f["j_step"])
         s = np.random.default_rng(1).choice([-1, 1], size=(3, cp.num_qubits))
         e = (
@@ -51,18 +51,21 @@ def test_cim_integer_matrix_npz_and_txt(problem, tmp_path: Path) -> None:  # typ
         )
         np.testing.assert_allclose(e, cp.physical.energies(s), atol=1e-9)
     text = export_compiled(cp, tmp_path / "p.txt").read_text()
-    assert text.startswith("# qama-compile ising") and text.count("# problem") == 2
+    assert text.startswith("# format: qama-compile/ising-txt") and text.count("# problem") == 2
+    assert "np.float64" not in text and "# qubits: " + " ".join(map(str, cp.qubits.tolist())) in text
 
 
 def test_gate_formats(problem, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cp = compile(problem.select([0]), target="ibm-heron")
     qasm = export_compiled(cp, tmp_path / "p.qasm", reps=2).read_text()
-    assert qasm.startswith("// problem 0") and "OPENQASM 3.0" in qasm and "input float[64]" in qasm
+    assert qasm.startswith("// format: qama-compile/qasm3") and "// problem 0" in qasm
+    assert "OPENQASM 3.0" in qasm and "input float[64]" in qasm
     assert "qubit[12]" in qasm
     lp = export_compiled(cp, tmp_path / "p.lp").read_text()
     assert "Minimize" in lp
     pauli = json.loads(export_compiled(cp, tmp_path / "p.json").read_text())
-    assert pauli["format"] == "qama-compile/pauli" and pauli["problems"][0]["terms"]
+    assert pauli["format"] == "qama-compile/pauli-json" and pauli["problems"][0]["terms"]
+    assert pauli["qubit_order"] == cp.qubits.tolist()
 
 
 def test_format_choice_and_errors(tmp_path: Path) -> None:
