@@ -66,6 +66,7 @@ TARGETS = (
     "coo",
     "mtx",
     "lp",
+    "kaiwu",
     "ising-npz",
     "ising-txt",
     "pauli-json",
@@ -79,6 +80,7 @@ SUFFIX = {
     "coo": ".coo",
     "mtx": ".mtx",
     "lp": ".lp",
+    "kaiwu": ".csv",
     "ising-npz": ".npz",
     "ising-txt": ".txt",
     "pauli-json": ".json",
@@ -236,6 +238,8 @@ def _seeds(target: str) -> list[tuple[str, bytes]]:
             text = (d / "a.lp").read_text().replace("Minimize", "Maximize")
             out.append((".lp", text.encode()))
             out.append((".lp", exported(one, "p.lp")))
+        elif target == "kaiwu":
+            out += [(".csv", saved(single, "a.csv")), (".csv", saved(spin, "b.csv"))]
         elif target == "cli-input":
             buf = io.BytesIO()
             np.savez(buf, q=rng.normal(size=(2, 3, 4)), k=rng.normal(size=(2, 3, 4)), v=rng.normal(size=(2, 3, 4)))

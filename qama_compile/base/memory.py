@@ -166,8 +166,8 @@ def _threads() -> int:
 #: bytes per entry of the chunk (at least ``WRITER_CHUNK_ENTRIES`` entries, or one block row),
 #: plus a little per coupler (heap growth over many chunks).
 WRITER_CHUNK_ENTRIES = 1 << 14
-WRITER_BYTES_PER_CHUNK_ENTRY: dict[str, int] = {"coo": 750, "bqm-json": 100}
-WRITER_STREAM_BYTES_PER_COUPLER: dict[str, int] = {"coo": 2, "bqm-json": 4}
+WRITER_BYTES_PER_CHUNK_ENTRY: dict[str, int] = {"coo": 750, "bqm-json": 100, "kaiwu": 450}
+WRITER_STREAM_BYTES_PER_COUPLER: dict[str, int] = {"coo": 2, "bqm-json": 4, "kaiwu": 100}
 #: Writers that build the whole problem in memory: bytes per structural coupler (measured at
 #: H=4..16, N=64..128, q=4 by ``benchmarks/bench_memory.py --stages write``).
 WRITER_BYTES_PER_COUPLER: dict[str, int] = {"npz": 17, "mtx": 112, "lp": 540}

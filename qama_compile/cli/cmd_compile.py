@@ -29,6 +29,7 @@ examples:
   qama compile example --heads 2 --tokens 1:7 --bits 2 -o minilm.npz   # real MiniLM tensors
   qama compile --random 3,2,4,8 --format mtx -o p.mtx                  # writes p_b0.mtx p_b1.mtx p_b2.mtx
   qama compile --random 3,2,4,8 --format lp --index 1 -o p1.lp         # one problem of the batch
+  qama compile example --heads 2 --tokens 1:7 --bits 2 -o p.csv       # Kaiwu SDK Ising matrix (paper's CIM)
   qama compile example --target advantage -o physical.json             # compile for a hardware target
   qama compile example --bits auto --target cim-550 -o cim.txt          # the widest selection that fits
   qama compile --random 1,12,64,64 --bits 4 --target cim-100k --allow-precision-loss -o big.npz

@@ -8,6 +8,7 @@ npz         .npz           logical   IR arrays of the whole batch (+ J, h, atten
 coo         .coo, .txt     logical   ``# key: value`` header, ``i j bias`` lines
 mtx         .mtx           logical   Matrix Market upper-triangular QUBO
 lp          .lp            both      CPLEX LP via ``dimod.lp`` (exact)
+kaiwu       .csv           logical   Kaiwu SDK Ising matrix, fields on an ancilla spin (last)
 ising-npz   .npz           physical  Ising arrays, integer DAC codes when quantized
 ising-txt   .txt           physical  ``problem i j value`` lines, qubit ids in the header
 pauli-json  .json          physical  Pauli-Z terms and the qubit order
@@ -144,7 +145,9 @@ def save(
 def _check_writer(fmt: str, ir: QuadraticIR, indices: range | list[int]) -> None:
     """Refuse (before writing) when the writer's transient memory exceeds the budget."""
     couplers = max((count_couplings(ir, b) for b in indices), default=0) if fmt != "npz" else ir.num_couplers
-    need = writer_bytes(fmt, variables=ir.num_variables, couplers=couplers, batch=len(indices), block=ir.block_size)
+    # the kaiwu writer's chunk is at least one matrix row (V + 1 entries); the others' one block row
+    block = ir.num_variables + 1 if fmt == "kaiwu" else ir.block_size
+    need = writer_bytes(fmt, variables=ir.num_variables, couplers=couplers, batch=len(indices), block=block)
     check_memory(
         need,
         what=f"writing {fmt} ({len(indices)} problem(s) of {ir.num_variables} variables, {couplers} couplers)",

@@ -125,6 +125,8 @@ def ir_from_data(
         fail(path, "labels two variables alike", fmt=fmt, field=f"{field}.labels")
     offset = float_array(path, data.get("offset"), fmt=fmt, field=f"{field}.offset", shape=(b,))
     rows = int_array(path, data.get("rows"), fmt=fmt, field=f"{field}.rows", lo=0, hi=max(v, 1))
+    if rows.ndim != 1:
+        fail(path, f"must be a flat list, got shape {rows.shape}", fmt=fmt, field=f"{field}.rows")
     e = rows.size
     cols = int_array(path, data.get("cols"), fmt=fmt, field=f"{field}.cols", shape=(e,), lo=0, hi=max(v, 1))
     values = float_array(path, data.get("data"), fmt=fmt, field=f"{field}.data")
@@ -371,7 +373,11 @@ def open_physical(
         ]:
             fail(path, "the chains differ from the ChainEmbedding decode step", fmt=fmt, field="compiled.embedding")
         cs = raw_emb.get("chain_strength", [])
-        strength = tuple(float(x) for x in float_array(path, cs, fmt=fmt, field="compiled.embedding.chain_strength"))
+        values = float_array(path, cs, fmt=fmt, field="compiled.embedding.chain_strength")
+        if values.ndim != 1:
+            fail(path, f"must be a flat list of numbers, got shape {values.shape}", fmt=fmt,
+                 field="compiled.embedding.chain_strength")  # fmt: skip
+        strength = tuple(values.tolist())
     quantization = record.get("quantization")
     if quantization is not None:
         if not isinstance(quantization, dict):

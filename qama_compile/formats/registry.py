@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UnknownNameError
-from . import bqm_json, coo, ising_npz, ising_txt, lp, mtx, npz, pauli_json, qasm3
+from . import bqm_json, coo, ising_npz, ising_txt, kaiwu, lp, mtx, npz, pauli_json, qasm3
 
 __all__ = ["FORMATS", "FormatSpec", "format_for_path", "read_file", "register", "spec_for_suffix"]
 
@@ -87,6 +87,8 @@ for _spec in (
     FormatSpec("coo", (".coo", ".txt"), False, "text: '#' header, then 'i j bias' lines", coo.read, coo.write),
     FormatSpec("mtx", (".mtx",), False, "Matrix Market upper-triangular QUBO", mtx.read, mtx.write),
     FormatSpec("lp", (".lp",), False, "CPLEX LP via dimod.lp (exact)", lp.read, lp.write, lp.write_physical),
+    FormatSpec("kaiwu", (".csv",), False, "QBoson Kaiwu SDK Ising matrix (CSV, fields on an ancilla spin, last) "
+               "for the paper's CIM", kaiwu.read, kaiwu.write),
     FormatSpec("ising-npz", (".npz",), True, "physical Ising batch as arrays (integer DAC codes when quantized)",
                ising_npz.read, None, ising_npz.write, ("cim",)),
     FormatSpec("ising-txt", (".txt",), True, "physical Ising batch as 'problem i j value' lines, qubit ids in "
