@@ -6,8 +6,10 @@ here where the readers use it).
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,11 +35,14 @@ __all__ = [
     "fail",
     "index_of",
     "iter_couplings",
+    "label_fields",
     "labels_array",
     "loader_limit",
     "parse_labels",
+    "read_header",
     "read_text",
     "short",
+    "text_file",
     "text_of",
     "write_labels",
 ]
@@ -62,13 +67,62 @@ def short(value: Any, limit: int = 60) -> str:
 
 def read_text(path: str | os.PathLike[str], fmt: str, *, fix: str) -> str:
     """The whole file as UTF-8 text; anything else is a :class:`FileFormatError`."""
+    with text_file(path, fmt, fix=fix) as fh:
+        return fh.read()
+
+
+@contextmanager
+def text_file(path: str | os.PathLike[str], fmt: str, *, fix: str = CORRUPT) -> Iterator[IO[str]]:
+    """``path`` open as UTF-8 text; undecodable bytes and OS errors become :class:`FileFormatError`."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            return fh.read()
+        with open(path, encoding="utf-8", newline=None) as fh:
+            yield fh
     except UnicodeDecodeError as exc:
         fail(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})", fix=fix, fmt=fmt)
     except OSError as exc:
         fail(path, f"cannot be read ({exc.strerror or exc})", fix="check the path and its permissions", fmt=fmt)
+
+
+def read_header(
+    fh: IO[str],
+    path: str | os.PathLike[str],
+    fmt: str,
+    *,
+    required: tuple[str, ...],
+    max_lines: int,
+    ends: Callable[[str], bool] | None = None,
+) -> tuple[dict[str, str], str]:
+    """The leading ``# key: value`` lines of a text file (format and version checked), and the first other line.
+
+    At most ``max_lines`` header lines are read; ``ends(line)`` may end the header early (a
+    comment line that belongs to the body). A missing ``required`` key is a
+    :class:`FileFormatError` naming it.
+    """
+    header: dict[str, str] = {}
+    first = ""
+    for count in itertools.count():
+        line = fh.readline()
+        if not line.startswith("#") or (ends is not None and ends(line)):
+            first = line
+            break
+        if count >= max_lines:
+            fail(path, f"has more than {max_lines} header lines", fmt=fmt)
+        key, sep, value = line[1:].strip().partition(":")
+        if sep:
+            header[key.strip()] = value.strip()
+    check_version(path, fmt, header.get("format"), header.get("version"))
+    missing = [k for k in required if k not in header]
+    if missing:
+        fail(path, f"lacks {missing}", fmt=fmt, field="header")
+    return header, first
+
+
+def label_fields(path: str | os.PathLike[str], fmt: str, text: str) -> tuple[str, ...]:
+    """The names of a header's ``label_fields`` line (``index`` when empty; at most 8)."""
+    fields = tuple(text.split()) or ("index",)
+    if len(fields) > 8:
+        fail(path, f"has {len(fields)} fields, at most 8 are allowed", fmt=fmt, field="label_fields")
+    return fields
 
 
 def check_size(path: str | os.PathLike[str], max_bytes: int) -> int:

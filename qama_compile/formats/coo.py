@@ -47,11 +47,13 @@ from ._base import (
     build_ir,
     check_declared,
     check_size,
-    check_version,
     count_couplings,
     fail,
     iter_couplings,
+    label_fields,
     parse_labels,
+    read_header,
+    text_file,
     text_of,
     write_labels,
 )
@@ -101,60 +103,38 @@ def write(ir: QuadraticIR, path: str | os.PathLike[str], index: int) -> None:
 def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> QuadraticIR:
     """Read a file written by :func:`write`; declared sizes are checked before the body is parsed."""
     size = check_size(path, max_bytes)
-    header: dict[str, str] = {}
-    try:
-        with open(path, encoding="utf-8", newline=None) as fh:
-            first = ""
-            for count in itertools.count():  # header lines only (at most MAX_HEADER_LINES)
-                line = fh.readline()
-                if not line.startswith("#"):
-                    first = line
-                    break
-                if count >= MAX_HEADER_LINES:
-                    fail(path, f"has more than {MAX_HEADER_LINES} header lines", fmt=NAME)
-                key, sep, value = line[1:].strip().partition(":")
-                if sep:
-                    header[key.strip()] = value.strip()
-            check_version(path, NAME, header.get("format"), header.get("version"))
-            missing = [k for k in _REQUIRED if k not in header]
-            if missing:
-                fail(path, f"lacks {missing}", fmt=NAME, field="header")
-            v = as_int(path, header["variables"], fmt=NAME, field="variables")
-            entries = as_int(path, header["entries"], fmt=NAME, field="entries")
-            offset = as_float(path, header["offset"], fmt=NAME, field="offset")
-            vartype = as_text(path, header["vartype"], fmt=NAME, field="vartype", choices=("BINARY", "SPIN"))
-            fields = tuple(header["label_fields"].split()) or ("index",)
-            if len(fields) > 8:
-                fail(path, f"has {len(fields)} fields, at most 8 are allowed", fmt=NAME, field="label_fields")
-            # every entry line takes at least 6 bytes ("0 0 1\n"), every label at least 2
-            if 6 * entries > size or 2 * v * len(fields) > size + 1:
-                fail(
-                    path,
-                    f"declares {v} variables and {entries} entries, more than its {size} bytes can hold",
-                    fmt=NAME,
-                    field="entries" if 6 * entries > size else "variables",
-                )
-            check_declared(
+    with text_file(path, NAME) as fh:
+        header, first = read_header(fh, path, NAME, required=_REQUIRED, max_lines=MAX_HEADER_LINES)
+        v = as_int(path, header["variables"], fmt=NAME, field="variables")
+        entries = as_int(path, header["entries"], fmt=NAME, field="entries")
+        offset = as_float(path, header["offset"], fmt=NAME, field="offset")
+        vartype = as_text(path, header["vartype"], fmt=NAME, field="vartype", choices=("BINARY", "SPIN"))
+        fields = label_fields(path, NAME, header["label_fields"])
+        # every entry line takes at least 6 bytes ("0 0 1\n"), every label at least 2
+        if 6 * entries > size or 2 * v * len(fields) > size + 1:
+            fail(
                 path,
-                BYTES_PER_ENTRY * entries + BYTES_PER_VARIABLE * v * len(fields),
-                file_size=size,
+                f"declares {v} variables and {entries} entries, more than its {size} bytes can hold",
                 fmt=NAME,
-                field="entries",
-                what=f"{v} variables and {entries} entries",
+                field="entries" if 6 * entries > size else "variables",
             )
-            labels = parse_labels(path, NAME, header["labels"], v, len(fields))
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
-                    table = np.loadtxt(
-                        itertools.chain([first], fh), dtype=np.float64, comments="#", ndmin=2, max_rows=entries + 1
-                    )
-            except ValueError as exc:
-                fail(path, f"body is not 'i j bias' lines ({str(exc)[:120]})", fmt=NAME, field="body")
-    except UnicodeDecodeError as exc:
-        fail(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})", fmt=NAME)
-    except OSError as exc:
-        fail(path, f"cannot be read ({exc.strerror or exc})", fix="check the path and its permissions", fmt=NAME)
+        check_declared(
+            path,
+            BYTES_PER_ENTRY * entries + BYTES_PER_VARIABLE * v * len(fields),
+            file_size=size,
+            fmt=NAME,
+            field="entries",
+            what=f"{v} variables and {entries} entries",
+        )
+        labels = parse_labels(path, NAME, header["labels"], v, len(fields))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+                table = np.loadtxt(
+                    itertools.chain([first], fh), dtype=np.float64, comments="#", ndmin=2, max_rows=entries + 1
+                )
+        except ValueError as exc:
+            fail(path, f"body is not 'i j bias' lines ({str(exc)[:120]})", fmt=NAME, field="body")
     if table.size == 0:
         table = table.reshape(0, 3)
     if table.shape[1] != 3:

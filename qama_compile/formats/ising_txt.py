@@ -47,8 +47,9 @@ from ._base import (
     build_ir,
     check_declared,
     check_size,
-    check_version,
     fail,
+    read_header,
+    text_file,
     text_of,
 )
 from .ising_npz import coo_all, integer_codes
@@ -99,55 +100,41 @@ def write(ir: QuadraticIR, path: str | os.PathLike[str], *, head: dict[str, Any]
 def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> QuadraticIR | PhysicalFile:
     """Read a file written by :func:`write`; declared sizes are checked before the body is parsed."""
     size = check_size(path, max_bytes)
-    header: dict[str, str] = {}
-    try:
-        with open(path, encoding="utf-8", newline=None) as fh:
-            first = ""
-            for count in itertools.count():  # header lines only
-                line = fh.readline()
-                if not line.startswith("#") or line.startswith("# problem"):
-                    first = line
-                    break
-                if count == 0 and line.startswith("# qama-compile ising"):
-                    fail(path, "is an ising-txt file of qama-compile 0.x (no qubit ids, no decode data)", fmt=NAME,
-                         fix=LEGACY_FIX.format(suffix=".txt"))  # fmt: skip
-                if count >= _MAX_HEADER_LINES:
-                    fail(path, f"has more than {_MAX_HEADER_LINES} header lines", fmt=NAME)
-                key, sep, value = line[1:].strip().partition(":")
-                if sep:
-                    header[key.strip()] = value.strip()
-            check_version(path, NAME, header.get("format"), header.get("version"))
-            head = loads_json(header.get("header", ""), path=path, fmt=NAME, field="header", max_depth=16)
-            if not isinstance(head, dict):
-                fail(path, "must be a JSON object", fmt=NAME, field="header")
-            b = as_int(path, head.get("batch_size"), fmt=NAME, field="header.batch_size", lo=1)
-            q = as_int(path, head.get("num_variables"), fmt=NAME, field="header.num_variables")
-            entries = as_int(path, head.get("entries"), fmt=NAME, field="header.entries", lo=q)
-            if 8 * b * entries > size or 2 * q > size:  # every line takes at least 8 bytes ("0 0 0 1\n")
-                fail(path, f"declares {b} problems of {entries} entries, more than its {size} bytes hold", fmt=NAME,
-                     field="header.entries")  # fmt: skip
-            check_declared(path, BYTES_PER_ENTRY * b * entries + 64 * q, file_size=size, fmt=NAME, field="header",
-                           what=f"{b} problems of {entries} entries")  # fmt: skip
-            offset = float_array(path, head.get("offset"), fmt=NAME, field="header.offset", shape=(b,))
-            qubit_text = header.get("qubits", "")
-            try:
-                qubits = np.array(qubit_text.split(), dtype=np.int64) if qubit_text else np.zeros(0, np.int64)
-            except (ValueError, OverflowError):
-                fail(path, "qubit ids must be integers", fmt=NAME, field="qubits")
-            if qubits.shape != (q,) or (q and (qubits.min() < 0 or np.unique(qubits).size != q)):
-                fail(path, f"must list {q} distinct non-negative qubit ids", fmt=NAME, field="qubits")
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
-                    table = np.loadtxt(
-                        itertools.chain([first], fh), dtype=np.float64, comments="#", ndmin=2, max_rows=b * entries + 1
-                    )
-            except ValueError as exc:
-                fail(path, f"body is not 'problem i j value' lines ({str(exc)[:120]})", fmt=NAME, field="body")
-    except UnicodeDecodeError as exc:
-        fail(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})", fmt=NAME)
-    except OSError as exc:
-        fail(path, f"cannot be read ({exc.strerror or exc})", fix="check the path and its permissions", fmt=NAME)
+    with text_file(path, NAME) as fh:
+        if fh.readline().startswith("# qama-compile ising"):
+            fail(path, "is an ising-txt file of qama-compile 0.x (no qubit ids, no decode data)", fmt=NAME,
+                 fix=LEGACY_FIX.format(suffix=".txt"))  # fmt: skip
+        fh.seek(0)
+        header, first = read_header(
+            fh, path, NAME, required=(), max_lines=_MAX_HEADER_LINES, ends=lambda line: line.startswith("# problem")
+        )
+        head = loads_json(header.get("header", ""), path=path, fmt=NAME, field="header", max_depth=16)
+        if not isinstance(head, dict):
+            fail(path, "must be a JSON object", fmt=NAME, field="header")
+        b = as_int(path, head.get("batch_size"), fmt=NAME, field="header.batch_size", lo=1)
+        q = as_int(path, head.get("num_variables"), fmt=NAME, field="header.num_variables")
+        entries = as_int(path, head.get("entries"), fmt=NAME, field="header.entries", lo=q)
+        if 8 * b * entries > size or 2 * q > size:  # every line takes at least 8 bytes ("0 0 0 1\n")
+            fail(path, f"declares {b} problems of {entries} entries, more than its {size} bytes hold", fmt=NAME,
+                 field="header.entries")  # fmt: skip
+        check_declared(path, BYTES_PER_ENTRY * b * entries + 64 * q, file_size=size, fmt=NAME, field="header",
+                       what=f"{b} problems of {entries} entries")  # fmt: skip
+        offset = float_array(path, head.get("offset"), fmt=NAME, field="header.offset", shape=(b,))
+        qubit_text = header.get("qubits", "")
+        try:
+            qubits = np.array(qubit_text.split(), dtype=np.int64) if qubit_text else np.zeros(0, np.int64)
+        except (ValueError, OverflowError):
+            fail(path, "qubit ids must be integers", fmt=NAME, field="qubits")
+        if qubits.shape != (q,) or (q and (qubits.min() < 0 or np.unique(qubits).size != q)):
+            fail(path, f"must list {q} distinct non-negative qubit ids", fmt=NAME, field="qubits")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+                table = np.loadtxt(
+                    itertools.chain([first], fh), dtype=np.float64, comments="#", ndmin=2, max_rows=b * entries + 1
+                )
+        except ValueError as exc:
+            fail(path, f"body is not 'problem i j value' lines ({str(exc)[:120]})", fmt=NAME, field="body")
     if table.size == 0:
         table = table.reshape(0, 4)
     if table.shape != (b * entries, 4):

@@ -77,9 +77,11 @@ from ._base import (
     build_ir,
     check_declared,
     check_size,
-    check_version,
     fail,
+    label_fields,
     parse_labels,
+    read_header,
+    text_file,
     write_labels,
 )
 from .validate import as_float, as_int, as_text
@@ -192,72 +194,50 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     symmetric or with a non-zero diagonal is refused with a :class:`FileFormatError`.
     """
     size = check_size(path, max_bytes)
-    header: dict[str, str] = {}
-    try:
-        with open(path, encoding="utf-8", newline=None) as fh:
-            first = ""
-            for count in itertools.count():  # header lines only (at most MAX_HEADER_LINES)
-                line = fh.readline()
-                if not line.startswith("#"):
-                    first = line
-                    break
-                if count >= MAX_HEADER_LINES:
-                    fail(path, f"has more than {MAX_HEADER_LINES} header lines", fmt=NAME)
-                key, sep, value = line[1:].strip().partition(":")
-                if sep:
-                    header[key.strip()] = value.strip()
-            check_version(path, NAME, header.get("format"), header.get("version"))
-            missing = [k for k in _REQUIRED if k not in header]
-            if missing:
-                fail(path, f"lacks {missing}", fmt=NAME, field="header")
-            v = as_int(path, header["variables"], fmt=NAME, field="variables")
-            ancilla = as_int(path, header["ancilla"], fmt=NAME, field="ancilla")
-            if ancilla != v:
-                fail(
-                    path,
-                    f"puts the ancilla spin at {ancilla}; this version keeps it last (index {v})",
-                    fmt=NAME,
-                    field="ancilla",
-                )
-            offset = as_float(path, header["offset"], fmt=NAME, field="offset")
-            as_text(path, header["source_vartype"], fmt=NAME, field="source_vartype", choices=("BINARY", "SPIN"))
-            fields = tuple(header["label_fields"].split()) or ("index",)
-            if len(fields) > 8:
-                fail(path, f"has {len(fields)} fields, at most 8 are allowed", fmt=NAME, field="label_fields")
-            n = v + 1
-            if MIN_ENTRY_BYTES * n * n > size or 2 * v * len(fields) > size + 1:
-                fail(
-                    path,
-                    f"declares {v} variables (a {n}x{n} matrix), more than its {size} bytes can hold",
-                    fmt=NAME,
-                    field="variables",
-                )
-            check_declared(
+    with text_file(path, NAME) as fh:
+        header, first = read_header(fh, path, NAME, required=_REQUIRED, max_lines=MAX_HEADER_LINES)
+        v = as_int(path, header["variables"], fmt=NAME, field="variables")
+        ancilla = as_int(path, header["ancilla"], fmt=NAME, field="ancilla")
+        if ancilla != v:
+            fail(
                 path,
-                BYTES_PER_ENTRY * n * n + BYTES_PER_VARIABLE * v * len(fields),
-                file_size=size,
+                f"puts the ancilla spin at {ancilla}; this version keeps it last (index {v})",
+                fmt=NAME,
+                field="ancilla",
+            )
+        offset = as_float(path, header["offset"], fmt=NAME, field="offset")
+        as_text(path, header["source_vartype"], fmt=NAME, field="source_vartype", choices=("BINARY", "SPIN"))
+        fields = label_fields(path, NAME, header["label_fields"])
+        n = v + 1
+        if MIN_ENTRY_BYTES * n * n > size or 2 * v * len(fields) > size + 1:
+            fail(
+                path,
+                f"declares {v} variables (a {n}x{n} matrix), more than its {size} bytes can hold",
                 fmt=NAME,
                 field="variables",
-                what=f"a {n}x{n} matrix",
             )
-            labels = parse_labels(path, NAME, header["labels"], v, len(fields))
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
-                    matrix = np.loadtxt(
-                        itertools.chain([first], fh),
-                        dtype=np.float64,
-                        delimiter=",",
-                        comments="#",
-                        ndmin=2,
-                        max_rows=n + 1,
-                    )
-            except ValueError as exc:
-                fail(path, f"body is not rows of comma-separated numbers ({str(exc)[:120]})", fmt=NAME, field="matrix")
-    except UnicodeDecodeError as exc:
-        fail(path, f"is not UTF-8 text ({exc.reason} at byte {exc.start})", fmt=NAME)
-    except OSError as exc:
-        fail(path, f"cannot be read ({exc.strerror or exc})", fix="check the path and its permissions", fmt=NAME)
+        check_declared(
+            path,
+            BYTES_PER_ENTRY * n * n + BYTES_PER_VARIABLE * v * len(fields),
+            file_size=size,
+            fmt=NAME,
+            field="variables",
+            what=f"a {n}x{n} matrix",
+        )
+        labels = parse_labels(path, NAME, header["labels"], v, len(fields))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # "input contained no data": checked below
+                matrix = np.loadtxt(
+                    itertools.chain([first], fh),
+                    dtype=np.float64,
+                    delimiter=",",
+                    comments="#",
+                    ndmin=2,
+                    max_rows=n + 1,
+                )
+        except ValueError as exc:
+            fail(path, f"body is not rows of comma-separated numbers ({str(exc)[:120]})", fmt=NAME, field="matrix")
     if matrix.shape != (n, n):
         fail(
             path,
