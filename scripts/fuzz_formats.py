@@ -476,8 +476,8 @@ def _text_mutation(data: bytes, r: random.Random, target: str) -> bytes:
             del lines[i : i + r.randint(1, 5)]
         elif action == 4:
             lines.insert(i, r.choice(lines) * r.randint(1, 3))
-        elif action == 5:
-            lines[i] = lines[i] * r.choice([2, 100, 2000])
+        elif action == 5:  # no longer than a case may be: a long header line x 2000, twice, is gigabytes
+            lines[i] = lines[i] * min(r.choice([2, 100, 2000]), MAX_CASE_BYTES // max(1, len(lines[i])) + 1)
         else:
             lines.insert(i, r.choice(TEXT))
         if not lines:
