@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     child_times = _timed_child(mock)
     t0 = time.perf_counter()
     backend = DWaveBackend(sampler=mock)
-    _ = backend.target  # Target.from_sampler: working graph, fingerprint
+    backend.working_graph()  # the working graph and its fingerprint, read once per backend
     target_s = time.perf_counter() - t0
     ours: list[dict[str, float]] = []
     for b in range(args.problems):
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     rest_over = _stats([r["overhead_s"] for r in rest]) if rest else None
     peer_over = _stats([p["overhead_s"] for p in peers]) if peers else None
     rows = [
-        ["Target.from_sampler (once per backend)", fmt_time(target_s), "", ""],
+        ["working graph (once per backend)", fmt_time(target_s), "", ""],
         [
             "dwave backend, first problem",
             fmt_time(first["embedding_time_s"]),
@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": machine_info(),
         "problems": {"count": args.problems, "variables": n, "couplers": bqms[0].num_interactions},
         "broken_qubits": broken,
-        "target_from_sampler_s": target_s,
+        "working_graph_s": target_s,
         "dwave_backend": ours,
         "dwave_backend_after_first": {"embedding_time_s": rest_emb, "overhead_s": rest_over},
         "embedding_composite": peers,
