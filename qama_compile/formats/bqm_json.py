@@ -55,7 +55,7 @@ from ._base import (
     text_of,
     write_labels,
 )
-from .physical_file import LEGACY_FIX, PhysicalFile, open_physical
+from .physical_file import LEGACY_FIX, PhysicalFile, open_physical, qubit_batch
 from .validate import as_float, as_int, as_text, float_array, int_array
 
 NAME = "bqm-json"
@@ -318,22 +318,7 @@ def _read_physical(path: str | os.PathLike[str], obj: dict[str, Any], size: int)
         values.append(data)
         offsets.append(offset)
     assert qubits is not None
-    q = qubits.size
-    uniq, inverse = np.unique(np.concatenate(keys), return_inverse=True)
-    check_declared(path, 8 * b * (uniq.size + q), file_size=size, fmt=NAME, field="problems",
-                   what=f"{b} problems of {q} qubits and {uniq.size} couplers")  # fmt: skip
-    merged = np.zeros((b, uniq.size))
-    np.add.at(merged, (np.concatenate(which), inverse), np.concatenate(values))
-    ir = build_ir(
-        path,
-        NAME,
-        linear=np.stack(linear),
-        rows=uniq // max(q, 1),
-        cols=uniq % max(q, 1),
-        data=merged,
-        offset=offsets,
-        vartype="SPIN",
-        labels=qubits.reshape(q, 1),
-        label_fields=("qubit",),
-    )
+    ir = qubit_batch(path, NAME, linear=np.stack(linear), keys=keys, which=which, values=values, offset=offsets,
+                     qubits=qubits, size=size, what=f"{b} problems of {qubits.size} qubits",
+                     extra_bytes=8 * b * qubits.size)  # fmt: skip
     return open_physical(path, ir, obj.get("compiled"), fmt=NAME)

@@ -38,14 +38,13 @@ from ._base import (
     DEFAULT_MAX_BYTES,
     PREFIX,
     VERSION,
-    build_ir,
     check_declared,
     check_size,
     check_version,
     fail,
     read_text,
 )
-from .physical_file import LEGACY_FIX, PhysicalFile, open_physical
+from .physical_file import LEGACY_FIX, PhysicalFile, open_physical, qubit_batch
 from .validate import as_float, float_array, int_array
 
 NAME = "pauli-json"
@@ -131,23 +130,6 @@ def read(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) ->
         keys.append(first.astype(np.int64) * q + second)
         which.append(np.full(first.size, i))
         values.append(coef[~single])
-    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-    uniq, inverse = np.unique(key, return_inverse=True)
-    check_declared(
-        path, 8 * b * uniq.size, file_size=size, fmt=NAME, field="problems", what=f"{b} x {uniq.size} couplings"
-    )
-    data = np.zeros((b, uniq.size))
-    np.add.at(data, (np.concatenate(which).astype(np.int64), inverse), np.concatenate(values))
-    ir = build_ir(
-        path,
-        NAME,
-        linear=linear,
-        rows=uniq // max(q, 1),
-        cols=uniq % max(q, 1),
-        data=data,
-        offset=offset,
-        vartype="SPIN",
-        labels=qubits.reshape(q, 1),
-        label_fields=("qubit",),
-    )
+    ir = qubit_batch(path, NAME, linear=linear, keys=keys, which=which, values=values, offset=offset, qubits=qubits,
+                     size=size, what=f"{b} problems")  # fmt: skip
     return open_physical(path, ir, doc.get("compiled"), fmt=NAME)

@@ -58,7 +58,7 @@ from ..core.problem import AttentionProblem
 from ..errors import InvalidInputError
 from ..passes.reports import EmbeddingReport, QuantizationReport
 from ._base import build_ir, short
-from .validate import as_float, as_int, as_text, fail, float_array, int_array
+from .validate import as_float, as_int, as_text, check_declared, fail, float_array, int_array
 
 if TYPE_CHECKING:
     import dimod
@@ -302,6 +302,50 @@ def _in_order(path: str | os.PathLike[str], ir: QuadraticIR, qubits: NDArray[np.
         labels=qubits.reshape(-1, 1),
         label_fields=flat.label_fields,
         meta=flat.meta,
+    )
+
+
+def qubit_batch(
+    path: str | os.PathLike[str],
+    fmt: str,
+    *,
+    linear: NDArray[np.float64],
+    keys: list[NDArray[np.int64]],
+    which: list[NDArray[np.int64]],
+    values: list[NDArray[np.float64]],
+    offset: ArrayLike,
+    qubits: NDArray[np.int64],
+    size: int,
+    what: str,
+    extra_bytes: int = 0,
+) -> QuadraticIR:
+    """The SPIN batch over ``qubits`` from per-problem couplings keyed ``i * Q + j`` (``i < j``).
+
+    ``keys[k]``, ``which[k]`` (the problem of each entry) and ``values[k]`` are the coupling
+    lists of each problem; entries with the same key add up, and the batch shares the union of
+    the keys. The merged arrays (plus ``extra_bytes``) are checked against the loader limit of
+    a ``size``-byte file before they are allocated.
+    """
+    q = qubits.size
+    b = linear.shape[0]
+    key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+    uniq, inverse = np.unique(key, return_inverse=True)
+    check_declared(path, 8 * b * uniq.size + extra_bytes, file_size=size, fmt=fmt, field="problems",
+                   what=f"{what} and {uniq.size} couplers")  # fmt: skip
+    data = np.zeros((b, uniq.size))
+    if keys:
+        np.add.at(data, (np.concatenate(which).astype(np.int64), inverse), np.concatenate(values))
+    return build_ir(
+        path,
+        fmt,
+        linear=linear,
+        rows=uniq // max(q, 1),
+        cols=uniq % max(q, 1),
+        data=data,
+        offset=offset,
+        vartype="SPIN",
+        labels=qubits.reshape(q, 1),
+        label_fields=("qubit",),
     )
 
 
