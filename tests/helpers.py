@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
 from qama_compile import lower_attention
 from qama_compile.core.ir import QuadraticIR
@@ -19,3 +20,22 @@ def check_plan(ir: QuadraticIR, blocks: tuple[np.ndarray, ...], limit: int) -> N
     covered = np.sort(np.concatenate(blocks))
     assert np.array_equal(covered, np.arange(ir.num_variables))  # a partition
     assert max(b.size for b in blocks) <= limit
+
+
+#: Byte-level corruptions of a file: ``(kind, where in [0, 1], payload)`` (see :func:`mutate`).
+mutations = st.one_of(
+    st.tuples(st.just("truncate"), st.floats(0, 1), st.binary(max_size=0)),
+    st.tuples(st.just("flip"), st.floats(0, 1), st.binary(min_size=1, max_size=3)),
+    st.tuples(st.just("insert"), st.floats(0, 1), st.binary(min_size=1, max_size=6)),
+)
+
+
+def mutate(data: bytes, mutation: tuple[str, float, bytes]) -> bytes:
+    """``data`` truncated, overwritten or grown at the relative position of ``mutation``."""
+    kind, where, payload = mutation
+    at = int(where * (len(data) - 1))
+    if kind == "truncate":
+        return data[:at]
+    if kind == "flip":
+        return data[:at] + payload + data[at + len(payload) :]
+    return data[:at] + payload + data[at:]

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from qama_compile import lower_attention
 from qama_compile.compiler import compile
@@ -28,6 +27,8 @@ from qama_compile.core.problem import AttentionProblem
 from qama_compile.errors import FileFormatError
 from qama_compile.formats import PhysicalFile, load, save
 from qama_compile.formats.physical import export_compiled
+
+from ..helpers import mutate, mutations
 
 SUFFIXES = [".json", ".npz", ".coo", ".mtx", ".lp"]
 #: Physical files (with their compiled record): name -> export format.
@@ -90,13 +91,6 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
     return d, originals
 
 
-mutations = st.one_of(
-    st.tuples(st.just("truncate"), st.floats(0, 1), st.binary(max_size=0)),
-    st.tuples(st.just("flip"), st.floats(0, 1), st.binary(min_size=1, max_size=3)),
-    st.tuples(st.just("insert"), st.floats(0, 1), st.binary(min_size=1, max_size=6)),
-)
-
-
 @pytest.mark.parametrize("suffix", SUFFIXES + list(PHYSICAL))
 @settings(max_examples=25, deadline=None)
 @given(mutation=mutations)
@@ -104,15 +98,7 @@ def test_mutated_files_fail_cleanly(
     originals: tuple[Path, dict[str, bytes]], suffix: str, mutation: tuple[str, float, bytes]
 ) -> None:
     directory, original = originals
-    kind, where, payload = mutation
-    data = original[suffix]
-    at = int(where * (len(data) - 1))
-    if kind == "truncate":
-        data = data[:at]
-    elif kind == "flip":
-        data = data[:at] + payload + data[at + len(payload) :]
-    else:
-        data = data[:at] + payload + data[at:]
+    data = mutate(original[suffix], mutation)
     path = directory / ("mutated" + (suffix if suffix.startswith(".") else Path(suffix).suffix))
     path.write_bytes(data)
     try:

@@ -25,6 +25,8 @@ from qama_compile.errors import FileFormatError
 from qama_compile.formats import kaiwu
 from qama_compile.formats._base import CHUNK
 
+from ..helpers import mutate, mutations
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -204,13 +206,6 @@ def test_oversized_file_is_refused_before_reading(good: Path) -> None:
         kaiwu.read(good, max_bytes=10)
 
 
-mutations = st.one_of(
-    st.tuples(st.just("truncate"), st.floats(0, 1), st.binary(max_size=0)),
-    st.tuples(st.just("flip"), st.floats(0, 1), st.binary(min_size=1, max_size=3)),
-    st.tuples(st.just("insert"), st.floats(0, 1), st.binary(min_size=1, max_size=6)),
-)
-
-
 @settings(max_examples=60, deadline=None)
 @given(mutation=mutations)
 def test_mutated_files_fail_cleanly(mutation: tuple[str, float, bytes], tmp_path_factory) -> None:  # type: ignore[no-untyped-def]
@@ -218,14 +213,7 @@ def test_mutated_files_fail_cleanly(mutation: tuple[str, float, bytes], tmp_path
     problem = lower_attention(*np.random.default_rng(0).normal(size=(3, 1, 2, 2, 3)), bits=1)
     kaiwu.write(problem.ir, d / "orig.csv", 0)
     data = (d / "orig.csv").read_bytes()
-    kind, where, payload = mutation
-    at = int(where * (len(data) - 1))
-    if kind == "truncate":
-        data = data[:at]
-    elif kind == "flip":
-        data = data[:at] + payload + data[at + len(payload) :]
-    else:
-        data = data[:at] + payload + data[at:]
+    data = mutate(data, mutation)
     path = d / "mutated.csv"
     path.write_bytes(data)
     try:
