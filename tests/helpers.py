@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import tracemalloc
+from collections.abc import Callable
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -39,3 +42,14 @@ def mutate(data: bytes, mutation: tuple[str, float, bytes]) -> bytes:
     if kind == "flip":
         return data[:at] + payload + data[at + len(payload) :]
     return data[:at] + payload + data[at:]
+
+
+def peak_bytes(call: Callable[[], object]) -> int:
+    """The peak of Python-traced allocations (tracemalloc) while ``call()`` runs, exception or not."""
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak

@@ -11,7 +11,6 @@ import importlib
 import json
 import pickle
 import sys
-import tracemalloc
 import zipfile
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +38,8 @@ from qama_compile import (
 from qama_compile.base.optional import optional_import
 from qama_compile.cli.main import main
 from qama_compile.formats import FORMATS, load, save
+
+from .helpers import peak_bytes
 
 RNG = np.random.default_rng(7)
 Q = RNG.normal(size=(2, 3, 4))  # [H, N, d]
@@ -310,16 +311,6 @@ def test_dwave_without_credentials(small: qama_compile.AttentionProblem, monkeyp
 # --------------------------------------------------------------------------- too large (refused before allocating)
 
 
-def _peak_bytes(call: Any) -> int:
-    tracemalloc.start()
-    try:
-        call()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
-
-
 def test_too_large_for_memory_is_refused_before_allocating() -> None:
     # H=16, N=4096, bits=8: the dense blocks alone would be 16 * 32768^2 * 8 B = 128 GiB
     x = np.broadcast_to(np.float64(0.5), (16, 4096, 2))  # no memory for the input itself
@@ -331,7 +322,7 @@ def test_too_large_for_memory_is_refused_before_allocating() -> None:
         assert exc.value.fields["unit"] == "bytes" and exc.value.fields["size"] > exc.value.fields["limit"]
         assert "fewer tokens" in _fix(exc)
 
-    assert _peak_bytes(call) < 16 << 20  # only the float64 copy of the inputs (~1.5 MiB each)
+    assert peak_bytes(call) < 16 << 20  # only the float64 copy of the inputs (~1.5 MiB each)
 
 
 def test_too_large_for_memory_with_max_bytes() -> None:
@@ -352,7 +343,7 @@ def test_too_large_for_exact_backend_before_allocating() -> None:
         assert exc.value.fields == {"size": 64, "limit": 30, "unit": "variables"}
         assert "heuristic backend" in _fix(exc)
 
-    assert _peak_bytes(call) < 16 << 20
+    assert peak_bytes(call) < 16 << 20
 
 
 def test_too_large_for_qaoa_before_building(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -378,7 +369,7 @@ def test_too_many_reads_for_memory_are_refused_before_sampling(small: qama_compi
         assert "(half the physical memory)" in str(exc.value) and _fix(exc) == "use fewer reads per call"
         assert exc.value.fields["unit"] == "bytes"
 
-    assert _peak_bytes(call) < 16 << 20
+    assert peak_bytes(call) < 16 << 20
 
 
 def test_out_of_memory_in_the_cli_is_one_line(
@@ -770,7 +761,7 @@ def test_cli_refuses_huge_random_inputs_before_allocating(monkeypatch: pytest.Mo
     import qama_compile.cli.cmd_inspect
     import qama_compile.cli.main
 
-    assert _peak_bytes(call) < 16 << 20
+    assert peak_bytes(call) < 16 << 20
 
 
 def test_tokens_selection_is_checked_before_index_arrays(tmp_path: Path) -> None:
@@ -781,7 +772,7 @@ def test_tokens_selection_is_checked_before_index_arrays(tmp_path: Path) -> None
         for sel in ("1000000000", "0:1000000000"):
             assert main(["inspect", str(path), "--tokens", sel]) == 2
 
-    assert _peak_bytes(call) < 16 << 20
+    assert peak_bytes(call) < 16 << 20
 
 
 def test_writers_refuse_before_writing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,6 +14,8 @@ from qama_compile.core.ir import QuadraticIR
 from qama_compile.errors import FileFormatError, InvalidInputError, UnknownNameError
 from qama_compile.formats import load, save
 
+from ..helpers import peak_bytes
+
 SUFFIX = {"bqm-json": ".json", "npz": ".npz", "coo": ".coo", "mtx": ".mtx", "lp": ".lp"}
 
 
@@ -212,18 +214,6 @@ def test_foreign_mtx_variants(symmetry: str, dense: bool, tmp_path: Path) -> Non
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
 
-def _peak_bytes(call) -> int:  # type: ignore[no-untyped-def]
-    import tracemalloc
-
-    tracemalloc.start()
-    try:
-        call()
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
-
-
 def _refused(path: Path, fmt: str | None = None) -> FileFormatError:
     with pytest.raises(FileFormatError) as exc:
         load(path, format=fmt)
@@ -292,7 +282,7 @@ def test_declared_sizes_are_checked_before_allocating(name: str, message: str) -
     """A 68-byte .mtx allocated 2.45 GB, blocks_shape=[0, 20000] peaked at 3.5 GB, a (1, 10**12) header
     raised MemoryError; now each is refused with a peak of traced memory under 1 MiB."""
     holder: list[FileFormatError] = []
-    peak = _peak_bytes(lambda: holder.append(_refused(CORPUS / name)))
+    peak = peak_bytes(lambda: holder.append(_refused(CORPUS / name)))
     assert message in str(holder[0]) and peak < 1 << 20, (peak, str(holder[0]))
 
 
