@@ -18,11 +18,21 @@ from ..base.atomic import check_output_path
 from ..base.memory import qama_counts, writer_bytes
 from ..compiler import compile as compile_problem
 from ..errors import InvalidInputError
+from ..formats import FORMATS
 from ..formats.physical import export_compiled
 from .common import StageBytes, add_input_arguments, compile_stage_bytes, io_error, load_input
 from .precision import add_precision_arguments, precision_options
 
-EXAMPLES = """\
+#: The registry's formats, for the help text (logical: written by default; physical: with --target).
+LOGICAL = ", ".join(name for name, spec in FORMATS.items() if spec.logical)
+PHYSICAL = ", ".join(name for name, spec in FORMATS.items() if spec.physical)
+_SUFFIXES = ", ".join(
+    f"{name} ({'/'.join(spec.suffixes)}{', whole batch' if spec.batch else ''})"
+    for name, spec in FORMATS.items()
+    if spec.logical
+)
+
+EXAMPLES = f"""\
 examples:
   qama compile --random 1,2,4,8 --seed 0 --bits 2 -o problem.json      # dimod BQM JSON
   qama compile qkv.npz --bits 4 --format coo -o problem.coo            # 'i j bias' text
@@ -34,9 +44,9 @@ examples:
   qama compile example --bits auto --target cim-550 -o cim.txt          # the widest selection that fits
   qama compile --random 1,12,64,64 --bits 4 --target cim-100k --allow-precision-loss -o big.npz
 
-formats: bqm-json (.json), npz (.npz, whole batch), coo (.coo/.txt), mtx (.mtx), lp (.lp).
+formats: {_SUFFIXES}.
 Single-problem formats write one file per problem (<stem>_b<i>) unless --index is given.
-With --target: bqm-json, ising-npz, ising-txt, pauli-json, qasm3, lp; the file carries the
+With --target: {PHYSICAL}; the file carries the
 embedding and every decode step, so 'qama decode FILE SAMPLES -o masks.npz' works on it alone.
 Variables per problem: H*N*q; couplers: H*(Nq)(Nq-1)/2 dense + H(H-1)/2*N*q head penalty.
 """
@@ -45,9 +55,10 @@ Variables per problem: H*N*q; couplers: H*(Nq)(Nq-1)/2 dense + H(H-1)/2*N*q head
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "compile",
-        help="lower Q/K/V to the QAMA QUBO and write it (bqm-json, npz, coo, mtx, lp)",
+        help=f"lower Q/K/V to the QAMA QUBO and write it ({LOGICAL})",
         description="Lower attention tensors to the QAMA Hamiltonian (docs/hamiltonian.md) and write "
-        "the problem as a versioned file: dimod BQM JSON, numpy npz, COO text, Matrix Market or LP. "
+        "the problem as a versioned file: dimod BQM JSON, numpy npz, COO text, Matrix Market, LP or Kaiwu's "
+        "Ising matrix. "
         "With --target, compile for that hardware target first and export the physical problem.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -59,8 +70,7 @@ def register(subparsers: Any) -> None:
         "--format",
         default=None,
         metavar="F",
-        help="bqm-json, npz, coo, mtx or lp (default: from the suffix of OUT); with --target, the "
-        "target export formats: bqm-json, ising-npz, ising-txt, qasm3, lp, pauli-json",
+        help=f"{LOGICAL} (default: from the suffix of OUT); with --target, the target export formats: {PHYSICAL}",
     )
     out.add_argument("--index", type=int, default=None, metavar="I", help="write only problem I of the batch")
     out.add_argument(
